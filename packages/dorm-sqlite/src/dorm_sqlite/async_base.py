@@ -1,0 +1,79 @@
+"""The async SQLite wrapper, on ``aiosqlite``.
+
+Connections are opened by the same code as the sync wrapper (run in aiosqlite's worker
+thread), so PRAGMAs and functions cannot drift between the two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiosqlite
+
+from dorm.db.backends.base import BaseAsyncDatabaseWrapper
+from dorm_sqlite.base import SQLiteInfo, _sql_for_driver, is_memory, open_connection
+
+
+class AsyncDatabaseWrapper(SQLiteInfo, BaseAsyncDatabaseWrapper):
+    """Async SQLite access for one alias and event loop (a small pool of aiosqlite connections).
+
+    A ``:memory:`` database uses a pool of one connection: SQLite's shared cache locks whole
+    tables, so a second in-memory connection would fail instead of waiting.
+    """
+
+    def create_pool(self, max_size: int, timeout: float) -> Any:
+        if is_memory(self.settings_dict):
+            max_size = 1
+        return super().create_pool(max_size, timeout)
+
+    async def aget_new_connection(self) -> aiosqlite.Connection:
+        conn = aiosqlite.Connection(functools.partial(open_connection, self.settings_dict), 64)
+        # aiosqlite's worker thread is not a daemon: a connection nobody closed would keep
+        # the interpreter from exiting. Ours are closed by aclose_all(); this is the backstop.
+        with contextlib.suppress(AttributeError):
+            conn._thread.daemon = True
+        with self.errors:
+            return await conn
+
+    async def _raw_run(self, raw: Any, sql: str, params: Any, many: bool, mode: str) -> Any:
+        sql = _sql_for_driver(sql)
+        params = params or ()
+        if many:
+            cursor = await raw.executemany(sql, params)
+            return cursor.rowcount
+        if mode == "all":
+            return list(await raw.execute_fetchall(sql, params))
+        if mode == "one":
+            rows = await raw.execute_fetchall(sql, params)
+            return rows[0] if rows else None
+        if mode == "insert":
+            row = await raw.execute_insert(sql, params)
+            return row[0] if row else None
+        cursor = await raw.execute(sql, params)
+        if mode == "rowcount":
+            rowcount = cursor.rowcount
+            await cursor.close()
+            return rowcount
+        rows = await cursor.fetchall() if cursor.description else []
+        result = (list(rows), cursor.rowcount, cursor.lastrowid, cursor.description)
+        await cursor.close()
+        return result
+
+    async def _raw_stream(
+        self, raw: Any, sql: str, params: Any, chunk_size: int
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        with self.errors:
+            cursor = await raw.execute(_sql_for_driver(sql), params or ())
+        try:
+            while True:
+                with self.errors:
+                    rows = await cursor.fetchmany(chunk_size)
+                if not rows:
+                    return
+                for row in rows:
+                    yield row
+        finally:
+            await cursor.close()

@@ -1,0 +1,198 @@
+"""SQLite dialect: value adaptation and conversion, date functions."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import uuid
+from typing import Any
+
+from dorm.conf import settings
+from dorm.db.backends.base import BaseDatabaseOperations
+from dorm.db.backends.base.operations import Converter
+from dorm.exceptions import NotSupportedError
+
+_EXTRACT = {
+    "year": "%Y",
+    "month": "%m",
+    "day": "%d",
+    "hour": "%H",
+    "minute": "%M",
+    "second": "%S",
+    "week": "%W",
+    "week_day": "%w",
+    "iso_week_day": "%u",
+    "doy": "%j",
+}
+
+_TRUNC = {
+    "year": "%Y-01-01",
+    "month": "%Y-%m-01",
+    "day": "%Y-%m-%d",
+    "hour": "%Y-%m-%d %H:00:00",
+    "minute": "%Y-%m-%d %H:%M:00",
+    "second": "%Y-%m-%d %H:%M:%S",
+}
+
+
+def _parse_datetime(value: Any) -> Any:
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    return datetime.datetime.fromisoformat(value)
+
+
+def _parse_datetime_utc(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value
+
+
+def _parse_date(value: Any) -> Any:
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(value[:10])
+
+
+def _parse_time(value: Any) -> Any:
+    if value is None or isinstance(value, datetime.time):
+        return value
+    return datetime.time.fromisoformat(value)
+
+
+def _parse_bool(value: Any) -> Any:
+    return value if value is None else bool(value)
+
+
+def _parse_decimal(value: Any) -> Any:
+    if value is None:
+        return None
+    return decimal.Decimal(str(value)) if not isinstance(value, decimal.Decimal) else value
+
+
+def _parse_uuid(value: Any) -> Any:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(value)
+
+
+def _parse_duration(value: Any) -> Any:
+    if value is None:
+        return None
+    return datetime.timedelta(microseconds=int(value))
+
+
+def _parse_json(value: Any) -> Any:
+    if value is None:
+        return None
+    return json.loads(value)
+
+
+class DatabaseOperations(BaseDatabaseOperations):
+    operators = {
+        **BaseDatabaseOperations.operators,
+        "regex": "REGEXP %s",
+        "iregex": "REGEXP '(?i)' || %s",
+    }
+
+    def regex_lookup(self, lookup_type: str) -> str:
+        return "%s REGEXP %s" if lookup_type == "regex" else "%s REGEXP '(?i)' || %s"
+
+    def date_extract_sql(self, lookup_type: str, sql: str) -> str:
+        fmt = _EXTRACT.get(lookup_type)
+        if fmt is None:
+            if lookup_type == "quarter":
+                return f"((CAST(strftime('%%m', {sql}) AS INTEGER) + 2) / 3)"
+            if lookup_type == "iso_year":
+                return f"CAST(strftime('%%G', {sql}) AS INTEGER)"
+            raise NotSupportedError(f"SQLite cannot extract {lookup_type!r}.")
+        expr = f"CAST(strftime('{fmt.replace('%', '%%')}', {sql}) AS INTEGER)"
+        if lookup_type == "week_day":
+            # Django's week_day: 1 = Sunday ... 7 = Saturday.
+            expr = f"({expr} + 1)"
+        return expr
+
+    def date_trunc_sql(self, lookup_type: str, sql: str) -> str:
+        if lookup_type == "quarter":
+            return (
+                f"strftime('%%Y-', {sql}) || printf('%%02d', "
+                f"((CAST(strftime('%%m', {sql}) AS INTEGER) - 1) / 3) * 3 + 1) || '-01'"
+            )
+        if lookup_type == "week":
+            return f"date({sql}, 'weekday 0', '-6 days')"
+        fmt = _TRUNC.get(lookup_type)
+        if fmt is None:
+            raise NotSupportedError(f"SQLite cannot truncate to {lookup_type!r}.")
+        return f"strftime('{fmt.replace('%', '%%')}', {sql})"
+
+    def datetime_cast_date_sql(self, sql: str) -> str:
+        return f"date({sql})"
+
+    def datetime_cast_time_sql(self, sql: str) -> str:
+        return f"time({sql})"
+
+    # Values going in -----------------------------------------------------------------
+
+    def adapt_datetimefield_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            if settings.USE_TZ:
+                value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+            else:
+                raise ValueError(
+                    "SQLite backend does not support timezone-aware datetimes when USE_TZ is False."
+                )
+        return value.isoformat(" ")
+
+    def adapt_datefield_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        return value.isoformat()
+
+    def adapt_timefield_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if getattr(value, "tzinfo", None) is not None:
+            raise ValueError("SQLite backend does not support timezone-aware times.")
+        return value.isoformat()
+
+    def adapt_decimalfield_value(self, value: Any) -> Any:
+        return None if value is None else str(value)
+
+    def adapt_durationfield_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, int):
+            return value
+        return self.duration_microseconds(value)
+
+    def adapt_uuidfield_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        return value.hex if isinstance(value, uuid.UUID) else uuid.UUID(str(value)).hex
+
+    def adapt_booleanfield_value(self, value: Any) -> Any:
+        return None if value is None else int(bool(value))
+
+    # Values coming out ----------------------------------------------------------------
+
+    def get_db_converters(self, internal_type: str) -> list[Converter]:
+        if internal_type == "DateTimeField":
+            return [_parse_datetime_utc if settings.USE_TZ else _parse_datetime]
+        converter = _CONVERTERS.get(internal_type)
+        return [converter] if converter else []
+
+
+_CONVERTERS: dict[str, Converter] = {
+    "DateField": _parse_date,
+    "TimeField": _parse_time,
+    "BooleanField": _parse_bool,
+    "NullBooleanField": _parse_bool,
+    "DecimalField": _parse_decimal,
+    "UUIDField": _parse_uuid,
+    "DurationField": _parse_duration,
+    "JSONField": _parse_json,
+}
