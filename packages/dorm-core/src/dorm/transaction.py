@@ -239,6 +239,8 @@ def on_commit(func: Callable[[], Any], using: str | None = None, robust: bool = 
         logger.exception("on_commit callback %r failed", func)
         return
     if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()  # never awaited: close it rather than leak a warning
         raise TransactionManagementError(
             "on_commit() outside a transaction got an async callback; use aon_commit()."
         )

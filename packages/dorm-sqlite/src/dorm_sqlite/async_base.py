@@ -53,6 +53,8 @@ class AsyncDatabaseWrapper(SQLiteInfo, BaseAsyncDatabaseWrapper):
             row = await raw.execute_insert(sql, params)
             return row[0] if row else None
         cursor = await raw.execute(sql, params)
+        if mode == "cursor":
+            return cursor
         if mode == "rowcount":
             rowcount = cursor.rowcount
             await cursor.close()
@@ -65,8 +67,8 @@ class AsyncDatabaseWrapper(SQLiteInfo, BaseAsyncDatabaseWrapper):
     async def _raw_stream(
         self, raw: Any, sql: str, params: Any, chunk_size: int
     ) -> AsyncIterator[tuple[Any, ...]]:
-        with self.errors:
-            cursor = await raw.execute(_sql_for_driver(sql), params or ())
+        # Through _execute (on the connection iterate() bound) so execution hooks see it.
+        cursor = await self._execute(sql, params, mode="cursor")
         try:
             while True:
                 with self.errors:

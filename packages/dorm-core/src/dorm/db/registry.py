@@ -43,6 +43,15 @@ def load_backend(engine: str, *, is_async: bool = False) -> type[Any]:
     with _lock:
         if ":" in engine:
             cls = _load_dotted(engine)
+            if bool(getattr(cls, "is_async", False)) != is_async:
+                side = "async" if is_async else "sync"
+                named, needed = ("a sync", "an async") if is_async else ("an async", "a sync")
+                raise ImproperlyConfigured(
+                    f"ENGINE {engine!r} names {named} wrapper class, but {side} code needs "
+                    f"{needed} one. A dotted-path ENGINE serves one side only; to use the backend "
+                    f"from sync and async code, register it in the {SYNC_GROUP!r} and "
+                    f"{ASYNC_GROUP!r} entry-point groups and use its name."
+                )
         else:
             matches = [ep for ep in entry_points(group=group) if ep.name == engine]
             if not matches:

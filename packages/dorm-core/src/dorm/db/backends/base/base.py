@@ -76,7 +76,7 @@ class _ConnectionInfo:
     display_name: ClassVar[str] = "unknown"
     features_class: ClassVar[type[BaseDatabaseFeatures]] = BaseDatabaseFeatures
     ops_class: ClassVar[type[BaseDatabaseOperations]] = BaseDatabaseOperations
-    schema_editor_class: ClassVar[type | None] = None
+    schema_editor_class: ClassVar[type | None] = None  # set below to the base editor
     #: Field internal type -> column type template (``%(max_length)s`` etc.).
     data_types: ClassVar[dict[str, str]] = {}
     data_types_suffix: ClassVar[dict[str, str]] = {}
@@ -328,11 +328,10 @@ class BaseDatabaseWrapper(_ConnectionInfo):
     # Schema --------------------------------------------------------------------------
 
     def schema_editor(self, *args: Any, **kwargs: Any) -> Any:
-        if self.schema_editor_class is None:
-            raise exceptions.NotSupportedError(
-                f"The {self.display_name} backend has no schema editor."
-            )
-        return self.schema_editor_class(self, *args, **kwargs)
+        """``with conn.schema_editor() as editor: editor.create_model(M)``."""
+        from dorm.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+        return (self.schema_editor_class or BaseDatabaseSchemaEditor)(self, *args, **kwargs)
 
 
 def _bind_sync(wrapper: Callable[..., Any], inner: Callable[..., Any]) -> Callable[..., Any]:
@@ -351,6 +350,28 @@ def _bind_async(wrapper: Callable[..., Any], inner: Callable[..., Any]) -> Calla
 
 # ----------------------------------------------------------------------------------------
 # Async
+
+
+class _WrapperBlock:
+    """A block with one more local execute wrapper; usable with ``with`` and ``async with``."""
+
+    __slots__ = ("wrapper", "wrappers")
+
+    def __init__(self, wrappers: list[Any], wrapper: Callable[..., Any]) -> None:
+        self.wrappers = wrappers
+        self.wrapper = wrapper
+
+    def __enter__(self) -> None:
+        self.wrappers.append(self.wrapper)
+
+    def __exit__(self, *exc: object) -> None:
+        self.wrappers.remove(self.wrapper)
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__()
 
 
 class _Binding:
@@ -551,14 +572,12 @@ class BaseAsyncDatabaseWrapper(_ConnectionInfo):
             call = _bind_async(wrapper, call)
         return await call(sql, params, many, context)
 
-    @contextlib.contextmanager
-    def execute_wrapper(self, wrapper: Callable[..., Any]) -> Iterator[None]:
-        """Wrap every statement this alias runs (in this event loop) inside the block."""
-        self._local_wrappers.append(wrapper)
-        try:
-            yield
-        finally:
-            self._local_wrappers.remove(wrapper)
+    def execute_wrapper(self, wrapper: Callable[..., Any]) -> _WrapperBlock:
+        """Wrap every statement this alias runs (in this event loop) inside the block.
+
+        Use it with ``with`` or ``async with``.
+        """
+        return _WrapperBlock(self._local_wrappers, wrapper)
 
     # Raw-SQL API ---------------------------------------------------------------------
 
@@ -622,12 +641,11 @@ class BaseAsyncDatabaseWrapper(_ConnectionInfo):
     async def close(self) -> None:
         await self.pool.close()
 
-    def schema_editor(self, *args: Any, **kwargs: Any) -> Any:
-        if self.schema_editor_class is None:
-            raise exceptions.NotSupportedError(
-                f"The {self.display_name} backend has no schema editor."
-            )
-        return self.schema_editor_class(self, *args, **kwargs)
+    def schema_editor(self) -> Any:
+        """``async with aconn.schema_editor() as editor: await editor.create_model(M)``."""
+        from dorm.db.backends.base.schema import AsyncSchemaEditor, BaseDatabaseSchemaEditor
+
+        return AsyncSchemaEditor(self, self.schema_editor_class or BaseDatabaseSchemaEditor)
 
 
 _NO_TX = TransactionState()

@@ -123,6 +123,58 @@ class BaseDatabaseOperations:
     def return_insert_columns(self, columns: list[str]) -> str:
         return "RETURNING " + ", ".join(self.quote_name(c) for c in columns) if columns else ""
 
+    def pattern_expr_template(self, pattern: str) -> str:
+        """LIKE pattern around an expression (``contains=F("other")``)."""
+        parts = pattern.split("%s")
+        wrapped = ["'%%'" if p == "%%" else "" for p in parts]
+        sql = "%s"
+        if wrapped[0]:
+            sql = f"{wrapped[0]} || {sql}"
+        if wrapped[-1]:
+            sql = f"{sql} || {wrapped[-1]}"
+        return sql
+
+    # JSON (JSON1-style defaults; PostgreSQL overrides) ------------------------------------
+
+    @staticmethod
+    def json_path(keys: list[str]) -> str:
+        path = "$"
+        for key in keys:
+            if key.isdigit():
+                path += f"[{key}]"
+            else:
+                path += '."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return path
+
+    def json_key_sql(self, sql: str, keys: list[str]) -> tuple[str, list[Any]]:
+        return f"JSON_EXTRACT({sql}, %s)", [self.json_path(keys)]
+
+    def json_key_text_sql(self, sql: str, keys: list[str]) -> tuple[str, list[Any]]:
+        return f"JSON_EXTRACT({sql}, %s)", [self.json_path(keys)]
+
+    def json_key_scalar_sql(self, sql: str, keys: list[str], sample: Any) -> tuple[str, list[Any]]:
+        return f"JSON_EXTRACT({sql}, %s)", [self.json_path(keys)]
+
+    def json_has_key_sql(self, sql: str, keys: list[str]) -> tuple[str, list[Any]]:
+        return f"JSON_TYPE({sql}, %s) IS NOT NULL", [self.json_path(keys)]
+
+    def json_key_is_json_null_sql(self, sql: str) -> str:
+        # `sql` is the JSON_EXTRACT of the key; a JSON null extracts to SQL NULL, so also
+        # require the key to exist.
+        return f"({sql} IS NULL AND JSON_TYPE({sql[len('JSON_EXTRACT(') : -1]}) = 'null')"
+
+    def json_key_value_sql(self) -> str:
+        return "JSON_EXTRACT(%s, '$')"
+
+    def json_key_value_param(self, value: Any) -> Any:
+        return json.dumps(value)
+
+    def json_value_sql(self) -> str:
+        return "JSON(%s)"
+
+    def json_column_sql(self, sql: str) -> str:
+        return f"JSON({sql})"
+
     # Dates --------------------------------------------------------------------------
 
     def date_extract_sql(self, lookup_type: str, sql: str) -> str:

@@ -1,0 +1,708 @@
+"""Query expressions: ``F``, ``Value``, columns, arithmetic, ordering, functions.
+
+Every node compiles itself with ``as_sql(compiler, connection) -> (sql, params)``. Nodes
+also give a ``cache_key()`` — their shape without parameter values — so the compiler can
+reuse the SQL of a query shape it has seen (``None`` means "do not cache this query").
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import decimal
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from dorm.exceptions import FieldError
+
+__all__ = [
+    "Col",
+    "CombinedExpression",
+    "Expression",
+    "ExpressionWrapper",
+    "F",
+    "Func",
+    "OrderBy",
+    "Value",
+]
+
+
+class Combinable:
+    """Arithmetic between expressions and values: ``F("a") + 1``, ``2 * F("b")``."""
+
+    ADD, SUB, MUL, DIV, MOD, POW = "+", "-", "*", "/", "%%", "^"
+
+    def _combine(self, other: Any, connector: str, reversed: bool) -> CombinedExpression:
+        if not hasattr(other, "resolve_expression"):
+            other = Value(other)
+        if reversed:
+            return CombinedExpression(other, connector, self)
+        return CombinedExpression(self, connector, other)
+
+    def __neg__(self) -> CombinedExpression:
+        return self._combine(-1, self.MUL, False)
+
+    def __add__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.ADD, False)
+
+    def __sub__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.SUB, False)
+
+    def __mul__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.MUL, False)
+
+    def __truediv__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.DIV, False)
+
+    def __mod__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.MOD, False)
+
+    def __pow__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.POW, False)
+
+    def __radd__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.ADD, True)
+
+    def __rsub__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.SUB, True)
+
+    def __rmul__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.MUL, True)
+
+    def __rtruediv__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.DIV, True)
+
+    def __rmod__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.MOD, True)
+
+    def __rpow__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, self.POW, True)
+
+    def __and__(self, other: Any) -> Any:
+        if getattr(self, "conditional", False) and getattr(other, "conditional", False):
+            from dorm.models.query_utils import Q
+
+            return Q(self) & Q(other)
+        raise NotImplementedError("Use .bitand() / .bitor() for bitwise logical operations.")
+
+    def __or__(self, other: Any) -> Any:
+        if getattr(self, "conditional", False) and getattr(other, "conditional", False):
+            from dorm.models.query_utils import Q
+
+            return Q(self) | Q(other)
+        raise NotImplementedError("Use .bitand() / .bitor() for bitwise logical operations.")
+
+
+class BaseExpression:
+    """A node of a query's expression tree."""
+
+    is_summary = False
+    contains_aggregate = False
+    contains_over_clause = False
+    filterable = True
+    conditional = False
+    _output_field: Any = None
+
+    def __init__(self, output_field: Any = None) -> None:
+        if output_field is not None:
+            self._output_field = output_field
+
+    def get_source_expressions(self) -> list[Any]:
+        return []
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        if exprs:
+            raise TypeError(f"{type(self).__name__} has no source expressions.")
+
+    def resolve_expression(
+        self,
+        query: Any = None,
+        allow_joins: bool = True,
+        reuse: Any = None,
+        summarize: bool = False,
+        for_save: bool = False,
+    ) -> Any:
+        c = self.copy()
+        c.set_source_expressions(
+            [
+                expr.resolve_expression(query, allow_joins, reuse, summarize, for_save)
+                if expr is not None
+                else None
+                for expr in c.get_source_expressions()
+            ]
+        )
+        c.contains_aggregate = (
+            any(getattr(e, "contains_aggregate", False) for e in c.get_source_expressions())
+            or type(c).contains_aggregate
+        )
+        return c
+
+    def copy(self) -> Any:
+        return copy.copy(self)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        raise NotImplementedError(f"{type(self).__name__} cannot be compiled.")
+
+    def cache_key(self) -> Any:
+        """Hashable shape of this node, or ``None`` when its SQL must not be cached."""
+        return None
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        """The parameters ``as_sql`` would return (used on compiled-SQL cache hits)."""
+        return self.as_sql(compiler, connection)[1]
+
+    @property
+    def output_field(self) -> Any:
+        field = self._resolve_output_field()
+        if field is None:
+            raise FieldError(f"Cannot resolve the output type of {self!r}; set output_field=...")
+        return field
+
+    @property
+    def _output_field_or_none(self) -> Any:
+        try:
+            return self.output_field
+        except FieldError:
+            return None
+
+    def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
+        sources = [s._output_field_or_none for s in self.get_source_expressions() if s is not None]
+        sources = [s for s in sources if s is not None]
+        if not sources:
+            return None
+        first = sources[0]
+        for other in sources[1:]:
+            if type(other) is not type(first):
+                from dorm.models import fields as f
+
+                numeric = (f.IntegerField, f.FloatField, f.DecimalField)
+                if isinstance(first, numeric) and isinstance(other, numeric):
+                    if isinstance(first, f.DecimalField) or isinstance(other, f.DecimalField):
+                        return f.DecimalField()
+                    if isinstance(first, f.FloatField) or isinstance(other, f.FloatField):
+                        return f.FloatField()
+                    continue
+                raise FieldError(
+                    f"Expression {self!r} mixes types {type(first).__name__} and "
+                    f"{type(other).__name__}; set output_field=..."
+                )
+        return first
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        field = self._output_field_or_none
+        return field.get_db_converters(connection) if field is not None else []
+
+    def get_group_by_cols(self) -> list[Any]:
+        if not self.contains_aggregate:
+            return [self]
+        cols: list[Any] = []
+        for source in self.get_source_expressions():
+            if source is not None:
+                cols.extend(source.get_group_by_cols())
+        return cols
+
+    def flatten(self) -> Iterator[Any]:
+        yield self
+        for expr in self.get_source_expressions():
+            if expr is not None:
+                if hasattr(expr, "flatten"):
+                    yield from expr.flatten()
+                else:
+                    yield expr
+
+    def asc(self, **kwargs: Any) -> OrderBy:
+        return OrderBy(self, **kwargs)
+
+    def desc(self, **kwargs: Any) -> OrderBy:
+        return OrderBy(self, descending=True, **kwargs)
+
+    def select_format(self, compiler: Any, sql: str, params: list[Any]) -> tuple[str, list[Any]]:
+        return sql, params
+
+
+class Expression(BaseExpression, Combinable):
+    """An expression usable in arithmetic, filters, annotations and ordering."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(repr(e) for e in self.get_source_expressions())
+        return f"{type(self).__name__}({args})"
+
+
+class F(Combinable):
+    """A reference to a field (or annotation) of the model being queried."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"F({self.name})"
+
+    def resolve_expression(
+        self,
+        query: Any = None,
+        allow_joins: bool = True,
+        reuse: Any = None,
+        summarize: bool = False,
+        for_save: bool = False,
+    ) -> Any:
+        if query is None:
+            raise FieldError(f"F({self.name!r}) can only be used inside a query.")
+        return query.resolve_ref(self.name, allow_joins, reuse, summarize)
+
+    def asc(self, **kwargs: Any) -> OrderBy:
+        return OrderBy(self, **kwargs)
+
+    def desc(self, **kwargs: Any) -> OrderBy:
+        return OrderBy(self, descending=True, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.name == self.name  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.name))
+
+    def copy(self) -> F:
+        return copy.copy(self)
+
+
+class OuterRef(F):
+    """A reference to a field of the outer query, inside a ``Subquery``/``Exists``."""
+
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(self.name, OuterRef):
+            return self.name
+        return ResolvedOuterRef(self.name)
+
+
+class ResolvedOuterRef(F):
+    contains_aggregate = False
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return query.resolve_outer_ref(self.name) if hasattr(query, "resolve_outer_ref") else self
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        raise FieldError(
+            "This queryset contains a reference to an outer query and may only be used in "
+            "a subquery."
+        )
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []
+
+
+def _python_output_field(value: Any) -> Any:
+    from dorm.models import fields as f
+
+    if isinstance(value, bool):
+        return f.BooleanField()
+    if isinstance(value, int):
+        return f.IntegerField()
+    if isinstance(value, float):
+        return f.FloatField()
+    if isinstance(value, decimal.Decimal):
+        return f.DecimalField()
+    if isinstance(value, str):
+        return f.CharField()
+    if isinstance(value, datetime.datetime):
+        return f.DateTimeField()
+    if isinstance(value, datetime.date):
+        return f.DateField()
+    if isinstance(value, datetime.time):
+        return f.TimeField()
+    if isinstance(value, datetime.timedelta):
+        return f.DurationField()
+    if isinstance(value, bytes):
+        return f.BinaryField()
+    import uuid
+
+    if isinstance(value, uuid.UUID):
+        return f.UUIDField()
+    return None
+
+
+class Value(Expression):
+    """A literal value, always sent as a parameter."""
+
+    for_save = False
+
+    def __init__(self, value: Any, output_field: Any = None) -> None:
+        super().__init__(output_field)
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Value({self.value!r})"
+
+    def resolve_expression(
+        self,
+        query: Any = None,
+        allow_joins: bool = True,
+        reuse: Any = None,
+        summarize: bool = False,
+        for_save: bool = False,
+    ) -> Any:
+        c = self.copy()
+        c.for_save = for_save
+        return c
+
+    def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
+        return _python_output_field(self.value)
+
+    def _param(self, connection: Any) -> Any:
+        field = self._output_field_or_none
+        if field is not None and self.value is not None:
+            if self.for_save:
+                return field.get_db_prep_save(self.value, connection)
+            return field.get_db_prep_value(self.value, connection)
+        return self.value
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        if self.value is None:
+            return "NULL", []
+        return "%s", [self._param(connection)]
+
+    def cache_key(self) -> Any:
+        return ("Value", self.value is None, type(self._output_field_or_none))
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        return [] if self.value is None else [self._param(connection)]
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []
+
+
+class Col(Expression):
+    """A column of a table alias in the query."""
+
+    contains_column_references = True
+
+    def __init__(self, alias: str | None, target: Any, output_field: Any = None) -> None:
+        super().__init__(output_field if output_field is not None else target)
+        self.alias = alias
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"Col({self.alias}, {self.target.model._meta.label if self.target.model else ''}.{self.target.name})"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        qn = compiler.quote_name
+        if self.alias is None:
+            return qn(self.target.column), []
+        return f"{qn(self.alias)}.{qn(self.target.column)}", []
+
+    def cache_key(self) -> Any:
+        return ("Col", self.alias, self.target.column)
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        return []
+
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> Any:
+        return self
+
+    def relabeled_clone(self, change_map: dict[str, str]) -> Col:
+        return Col(change_map.get(self.alias, self.alias), self.target, self._output_field)  # type: ignore[arg-type]
+
+    def get_group_by_cols(self) -> list[Any]:
+        return [self]
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        if self.target is self._output_field:
+            return self._output_field.get_db_converters(connection)  # type: ignore[no-any-return]
+        return [*self._output_field.get_db_converters(connection)]
+
+
+class Ref(Expression):
+    """A reference to a selected annotation by its alias (ORDER BY / GROUP BY)."""
+
+    def __init__(self, refs: str, source: Any) -> None:
+        super().__init__()
+        self.refs = refs
+        self.source = source
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.source]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.source,) = exprs
+
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> Any:
+        return self
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        return compiler.quote_name(self.refs), []
+
+    def cache_key(self) -> Any:
+        return ("Ref", self.refs)
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        return []
+
+    def get_group_by_cols(self) -> list[Any]:
+        return [self]
+
+
+class CombinedExpression(Expression):
+    """``lhs <connector> rhs``."""
+
+    def __init__(self, lhs: Any, connector: str, rhs: Any, output_field: Any = None) -> None:
+        super().__init__(output_field)
+        self.lhs = lhs
+        self.connector = connector
+        self.rhs = rhs
+
+    def __repr__(self) -> str:
+        return f"{self.lhs!r} {self.connector.replace('%%', '%')} {self.rhs!r}"
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.lhs, self.rhs]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.lhs, self.rhs = exprs
+
+    def _resolve_output_field(self) -> Any:
+        from dorm.models import fields as f
+
+        if self._output_field is not None:
+            return self._output_field
+        lhs = self.lhs._output_field_or_none
+        rhs = self.rhs._output_field_or_none
+        temporal = (f.DateField, f.TimeField)
+        if isinstance(lhs, temporal) and isinstance(rhs, f.DurationField):
+            return lhs
+        if isinstance(lhs, temporal) and isinstance(rhs, temporal) and self.connector == "-":
+            return f.DurationField()
+        if (
+            self.connector == self.DIV
+            and isinstance(lhs, f.IntegerField)
+            and isinstance(rhs, f.IntegerField)
+        ):
+            return f.IntegerField()
+        return super()._resolve_output_field()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs_sql, lhs_params = compiler.compile(self.lhs)
+        rhs_sql, rhs_params = compiler.compile(self.rhs)
+        if self.connector == self.POW:
+            return f"POWER({lhs_sql}, {rhs_sql})", [*lhs_params, *rhs_params]
+        return f"({lhs_sql} {self.connector} {rhs_sql})", [*lhs_params, *rhs_params]
+
+    def cache_key(self) -> Any:
+        lk, rk = self.lhs.cache_key(), self.rhs.cache_key()
+        if lk is None or rk is None:
+            return None
+        return ("Combined", self.connector, lk, rk)
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        return [
+            *self.lhs.collect_params(compiler, connection),
+            *self.rhs.collect_params(compiler, connection),
+        ]
+
+
+class ExpressionWrapper(Expression):
+    """Give an expression an explicit ``output_field``."""
+
+    def __init__(self, expression: Any, output_field: Any) -> None:
+        super().__init__(output_field)
+        self.expression = expression
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.expression]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.expression,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        return compiler.compile(self.expression)  # type: ignore[no-any-return]
+
+    def cache_key(self) -> Any:
+        key = self.expression.cache_key()
+        return None if key is None else ("Wrapper", key, type(self._output_field))
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        return self.expression.collect_params(compiler, connection)  # type: ignore[no-any-return]
+
+
+class Func(Expression):
+    """An SQL function call: ``function(arg, arg, ...)``; subclass to add functions."""
+
+    function: str | None = None
+    template = "%(function)s(%(expressions)s)"
+    arg_joiner = ", "
+    arity: int | None = None
+
+    def __init__(self, *expressions: Any, output_field: Any = None, **extra: Any) -> None:
+        if self.arity is not None and len(expressions) != self.arity:
+            raise TypeError(
+                f"{type(self).__name__} takes exactly {self.arity} argument(s) "
+                f"({len(expressions)} given)."
+            )
+        super().__init__(output_field)
+        self.source_expressions = [self._parse(e) for e in expressions]
+        self.extra = extra
+
+    @staticmethod
+    def _parse(arg: Any) -> Any:
+        if hasattr(arg, "resolve_expression"):
+            return arg
+        if isinstance(arg, str):
+            return F(arg)
+        return Value(arg)
+
+    def get_source_expressions(self) -> list[Any]:
+        return self.source_expressions
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.source_expressions = list(exprs)
+
+    def copy(self) -> Any:
+        c = copy.copy(self)
+        c.source_expressions = list(self.source_expressions)
+        c.extra = dict(self.extra)
+        return c
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, list[Any]]:
+        vendor_method = getattr(self, f"as_{connection.vendor}", None)
+        if vendor_method is not None and not extra_context.pop("_vendor_done", False):
+            return vendor_method(compiler, connection)  # type: ignore[no-any-return]
+        sql_parts, params = [], []
+        for arg in self.source_expressions:
+            arg_sql, arg_params = compiler.compile(arg)
+            sql_parts.append(arg_sql)
+            params.extend(arg_params)
+        data = {**self.extra, **extra_context}
+        if function is not None:
+            data["function"] = function
+        else:
+            data.setdefault("function", self.function)
+        template = template or data.get("template", self.template)
+        joiner = arg_joiner or data.get("arg_joiner", self.arg_joiner)
+        data["expressions"] = data["field"] = joiner.join(sql_parts)
+        return template % data, params
+
+    def cache_key(self) -> Any:
+        keys = []
+        for e in self.source_expressions:
+            k = e.cache_key()
+            if k is None:
+                return None
+            keys.append(k)
+        try:
+            extra = tuple(sorted((k, v) for k, v in self.extra.items() if _hashable(v)))
+        except TypeError:
+            return None
+        return (type(self), self.function, tuple(keys), extra)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+class OrderBy(Expression):
+    """``expr ASC|DESC [NULLS FIRST|LAST]``."""
+
+    def __init__(
+        self,
+        expression: Any,
+        descending: bool = False,
+        nulls_first: bool | None = None,
+        nulls_last: bool | None = None,
+    ) -> None:
+        if nulls_first and nulls_last:
+            raise ValueError("nulls_first and nulls_last are mutually exclusive.")
+        super().__init__()
+        self.expression = expression
+        self.descending = descending
+        self.nulls_first = nulls_first
+        self.nulls_last = nulls_last
+
+    def __repr__(self) -> str:
+        return f"OrderBy({self.expression!r}, descending={self.descending})"
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.expression]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.expression,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.expression)
+        direction = "DESC" if self.descending else "ASC"
+        if self.nulls_first or self.nulls_last:
+            if connection.features.supports_nulls_ordering:
+                sql = f"{sql} {direction} NULLS {'FIRST' if self.nulls_first else 'LAST'}"
+            else:
+                # Emulate: sort on "IS NULL" first.
+                null_first = "DESC" if self.nulls_first else "ASC"
+                sql = f"{sql} IS NULL {null_first}, {sql} {direction}"
+                params = params * 2
+            return sql, params
+        return f"{sql} {direction}", params
+
+    def cache_key(self) -> Any:
+        key = self.expression.cache_key()
+        if key is None:
+            return None
+        return ("OrderBy", key, self.descending, self.nulls_first, self.nulls_last)
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        params = self.expression.collect_params(compiler, connection)
+        if (
+            self.nulls_first or self.nulls_last
+        ) and not connection.features.supports_nulls_ordering:
+            return params * 2  # type: ignore[no-any-return]
+        return params  # type: ignore[no-any-return]
+
+    def reverse_ordering(self) -> OrderBy:
+        c = copy.copy(self)
+        c.descending = not self.descending
+        if self.nulls_first or self.nulls_last:
+            c.nulls_first, c.nulls_last = self.nulls_last, self.nulls_first
+        return c
+
+    def get_group_by_cols(self) -> list[Any]:
+        return self.expression.get_group_by_cols()  # type: ignore[no-any-return]
+
+
+class Star(Expression):
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        return "*", []
+
+    def cache_key(self) -> Any:
+        return ("Star",)
+
+
+class RawSQL(Expression):
+    """Explicitly raw SQL with bound parameters: ``RawSQL("col * %s", [2])``."""
+
+    def __init__(self, sql: str, params: Sequence[Any], output_field: Any = None) -> None:
+        super().__init__(output_field)
+        self.sql = sql
+        self.params = list(params)
+
+    def __repr__(self) -> str:
+        return f"RawSQL({self.sql!r}, {self.params!r})"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        return f"({self.sql})", list(self.params)
+
+    def cache_key(self) -> Any:
+        return ("RawSQL", self.sql, len(self.params))
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        return list(self.params)

@@ -1,0 +1,43 @@
+"""Models, fields, managers and the query-building vocabulary."""
+
+from dorm.expressions import F, Func, OrderBy, RawSQL, Value
+from dorm.models.aggregates import Aggregate, Avg, Count, Max, Min, StdDev, Sum, Variance
+from dorm.models.base import Model
+from dorm.models.constraints import CheckConstraint, Index, UniqueConstraint
+from dorm.models.fields import *  # noqa: F403
+from dorm.models.fields import __all__ as _fields_all
+from dorm.models.functions import Case, When
+from dorm.models.lookups import Lookup, Transform
+from dorm.models.manager import BaseManager, Manager
+from dorm.models.query_utils import Q
+from dorm.query import QuerySet, RawQuerySet
+
+__all__ = [
+    *_fields_all,
+    "Aggregate",
+    "Avg",
+    "BaseManager",
+    "Case",
+    "CheckConstraint",
+    "Count",
+    "F",
+    "Func",
+    "Index",
+    "Lookup",
+    "Manager",
+    "Max",
+    "Min",
+    "Model",
+    "OrderBy",
+    "Q",
+    "QuerySet",
+    "RawQuerySet",
+    "RawSQL",
+    "StdDev",
+    "Sum",
+    "Transform",
+    "UniqueConstraint",
+    "Value",
+    "Variance",
+    "When",
+]

@@ -1,0 +1,117 @@
+"""Managers: ``Model.objects`` and custom managers (``Manager.from_queryset``)."""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from dorm.query import QuerySet
+
+if TYPE_CHECKING:
+    from dorm.models.base import Model
+
+M = TypeVar("M", bound="Model")
+
+
+class BaseManager(Generic[M]):
+    """Entry point of queries for a model; proxies QuerySet methods."""
+
+    _queryset_class: type[QuerySet[Any]] = QuerySet
+    creation_counter = 0
+
+    def __init__(self) -> None:
+        self.model: type[M] = None  # type: ignore[assignment]
+        self.name = ""
+        self._db: str | None = None
+        self.creation_counter = BaseManager.creation_counter
+        BaseManager.creation_counter += 1
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return cls
+
+    def contribute_to_class(self, cls: type[M], name: str) -> None:
+        self.name = self.name or name
+        self.model = cls
+        setattr(cls, name, ManagerDescriptor(self))
+        cls._meta.managers.append(self)
+
+    def __copy__(self) -> BaseManager[M]:
+        obj = type(self).__new__(type(self))
+        obj.__dict__.update(self.__dict__)
+        return obj
+
+    def get_queryset(self) -> QuerySet[M]:
+        """The base QuerySet; override to change what the manager returns."""
+        return self._queryset_class(model=self.model, using=self._db)
+
+    def all(self) -> QuerySet[M]:
+        return self.get_queryset()
+
+    def db_manager(self, using: str | None = None) -> BaseManager[M]:
+        obj = self.__copy__()
+        obj._db = using
+        return obj
+
+    @property
+    def db(self) -> str:
+        from dorm.db import router
+
+        return self._db or router.db_for_read(self.model)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} for {self.model._meta.label if self.model else '?'}>"
+
+    @classmethod
+    def from_queryset(
+        cls, queryset_class: type[QuerySet[Any]], class_name: str | None = None
+    ) -> type[Any]:
+        """A manager class exposing ``queryset_class``'s public methods."""
+        attrs: dict[str, Any] = {"_queryset_class": queryset_class}
+        for name, method in inspect.getmembers(queryset_class, predicate=inspect.isfunction):
+            if (
+                name.startswith("_")
+                or hasattr(cls, name)
+                or getattr(method, "queryset_only", False)
+            ):
+                continue
+            attrs[name] = _proxy(name, method)
+        return type(class_name or f"{cls.__name__}From{queryset_class.__name__}", (cls,), attrs)
+
+
+def _proxy(name: str, method: Any) -> Any:
+    def manager_method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.get_queryset(), name)(*args, **kwargs)
+
+    manager_method.__name__ = name
+    manager_method.__doc__ = method.__doc__
+    return manager_method
+
+
+class ManagerDescriptor:
+    """Class attribute holding a manager; not reachable from instances (as Django)."""
+
+    def __init__(self, manager: BaseManager[Any]) -> None:
+        self.manager = manager
+
+    @overload
+    def __get__(self, instance: None, owner: type[M]) -> Manager[M]: ...
+    @overload
+    def __get__(self, instance: Any, owner: Any) -> Any: ...
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is not None:
+            raise AttributeError(f"Manager isn't accessible via {owner.__name__} instances")
+        manager = self.manager
+        if manager.model is not owner:
+            # Inherited from an abstract parent: bind a copy to the concrete class.
+            manager = manager.__copy__()
+            manager.model = owner
+        return manager
+
+
+if TYPE_CHECKING:
+
+    class Manager(BaseManager[M], QuerySet[M]):  # type: ignore[misc]
+        """Type checkers see every QuerySet method on a manager."""
+
+else:
+    Manager = BaseManager.from_queryset(QuerySet, "Manager")

@@ -1,0 +1,1 @@
+"""Query representation (``dorm.sql.query``) and SQL compilation (``dorm.sql.compiler``)."""
