@@ -67,7 +67,10 @@ class _RowBuilder:
         kind = self.kind
         names = plan.names
         if kind == MODEL:
-            return _build_instances(self.model, names, rows, self.db)
+            objs = _build_instances(self.model, names, rows, self.db)
+            if plan.related:
+                _populate_related(objs, rows, plan.related, self.db)
+            return objs
         if kind == VALUES:
             return [dict(zip(names, row, strict=False)) for row in rows]
         if kind == FLAT:
@@ -106,6 +109,32 @@ def _build_instances(
         for obj in result:
             signals.post_init.send(sender=model, instance=obj)
     return result
+
+
+def _populate_related(objs: list[Any], rows: Any, sections: tuple[Any, ...], db: str) -> None:
+    """Attach select_related objects (built from the same rows) to their parents' caches."""
+    from dorm.models.base import ModelState
+
+    new = object.__new__
+    for field, model, start, end, attnames, pk_index, nested in sections:
+        name = field.name
+        reverse_name = field.remote_field.get_accessor_name() if field.one_to_one else None
+        children = []
+        child_rows = []
+        for obj, row in zip(objs, rows, strict=False):
+            if row[start + pk_index] is None:
+                obj._state.fields_cache[name] = None
+                continue
+            rel = new(model)
+            rel.__dict__.update(zip(attnames, row[start:end], strict=False))
+            rel.__dict__["_state"] = ModelState(db, False)
+            obj._state.fields_cache[name] = rel
+            if reverse_name:
+                rel._state.fields_cache[reverse_name] = obj
+            children.append(rel)
+            child_rows.append(row)
+        if nested and children:
+            _populate_related(children, child_rows, nested, db)
 
 
 class QuerySet(Generic[M]):
@@ -188,7 +217,7 @@ class QuerySet(Generic[M]):
         if len(args) == 0 and len(kwargs) == 1 and not negate:
             # Fast path for the most common call: one keyword condition.
             ((key, value),) = kwargs.items()
-            c._query.where = c._query.where.add(c._query.build_filter(key, value))
+            c._query.add_filter(key, value)
             return c
         q = Q(*args, **kwargs)
         if negate:
@@ -475,12 +504,12 @@ class QuerySet(Generic[M]):
         return results
 
     def _run_prefetch(self, results: list[Any]) -> None:
-        from dorm.models import prefetch_related_objects  # type: ignore[attr-defined]
+        from dorm.models.prefetch import prefetch_related_objects
 
         prefetch_related_objects(results, *self._prefetch_related_lookups)
 
     async def _arun_prefetch(self, results: list[Any]) -> None:
-        from dorm.models import aprefetch_related_objects  # type: ignore[attr-defined]
+        from dorm.models.prefetch import aprefetch_related_objects
 
         await aprefetch_related_objects(results, *self._prefetch_related_lookups)
 
@@ -1299,7 +1328,7 @@ class QuerySet(Generic[M]):
         needs_instances = (
             signals.pre_delete.has_listeners
             or signals.post_delete.has_listeners
-            or (getattr(meta, "collect_related_plan", None) is not None and meta.related_objects)
+            or bool(meta.related_objects)
         )
         collector = Collector(alias)
         if not needs_instances:

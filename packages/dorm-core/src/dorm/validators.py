@@ -154,6 +154,10 @@ class MinLengthValidator(_LimitValidator):
         return len(value)
 
 
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
 class DecimalValidator:
     def __init__(self, max_digits: int | None, decimal_places: int | None) -> None:
         self.max_digits = max_digits
@@ -176,12 +180,14 @@ class DecimalValidator:
         whole = digits - decimals
         if self.max_digits is not None and digits > self.max_digits:
             raise ValidationError(
-                f"Ensure that there are no more than {self.max_digits} digits in total.",
+                f"Ensure that there are no more than {self.max_digits} "
+                f"{_plural(self.max_digits, 'digit')} in total.",
                 code="max_digits",
             )
         if self.decimal_places is not None and decimals > self.decimal_places:
             raise ValidationError(
-                f"Ensure that there are no more than {self.decimal_places} decimal places.",
+                f"Ensure that there are no more than {self.decimal_places} "
+                f"{_plural(self.decimal_places, 'decimal place')}.",
                 code="max_decimal_places",
             )
         if (
@@ -189,9 +195,10 @@ class DecimalValidator:
             and self.decimal_places is not None
             and whole > (self.max_digits - self.decimal_places)
         ):
+            whole_max = self.max_digits - self.decimal_places
             raise ValidationError(
-                f"Ensure that there are no more than {self.max_digits - self.decimal_places} "
-                "digits before the decimal point.",
+                f"Ensure that there are no more than {whole_max} "
+                f"{_plural(whole_max, 'digit')} before the decimal point.",
                 code="max_whole_digits",
             )
 

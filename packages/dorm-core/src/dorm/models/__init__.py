@@ -9,11 +9,37 @@ from dorm.models.fields import __all__ as _fields_all
 from dorm.models.functions import Case, When
 from dorm.models.lookups import Lookup, Transform
 from dorm.models.manager import BaseManager, Manager
+from dorm.models.prefetch import Prefetch, aprefetch_related_objects, prefetch_related_objects
 from dorm.models.query_utils import Q
+from dorm.models.related import (
+    CASCADE,
+    DO_NOTHING,
+    PROTECT,
+    RESTRICT,
+    SET,
+    SET_DEFAULT,
+    SET_NULL,
+    ForeignKey,
+    ManyToManyField,
+    OneToOneField,
+)
 from dorm.query import QuerySet, RawQuerySet
 
 __all__ = [
     *_fields_all,
+    "CASCADE",
+    "DO_NOTHING",
+    "PROTECT",
+    "RESTRICT",
+    "SET",
+    "SET_DEFAULT",
+    "SET_NULL",
+    "ForeignKey",
+    "ManyToManyField",
+    "OneToOneField",
+    "Prefetch",
+    "aprefetch_related_objects",
+    "prefetch_related_objects",
     "Aggregate",
     "Avg",
     "BaseManager",

@@ -90,6 +90,11 @@ class ModelBase(type):
         cls._meta = opts  # type: ignore[attr-defined]
         if abstract:
             cls._abstract_meta_class = meta  # type: ignore[attr-defined]
+            if meta is not None:
+                # As Django: `Parent.Meta` stays reachable for `class Meta(Parent.Meta)`, and
+                # is no longer abstract so that the child inheriting it is concrete.
+                meta.abstract = False
+                cls.Meta = meta  # type: ignore[attr-defined]
         opts.contribute_to_class(cls)
 
         for parent in parents:
@@ -126,6 +131,7 @@ class ModelBase(type):
             if opts.pk is None:
                 auto = BigAutoField(verbose_name="ID", primary_key=True)
                 auto.auto_created = True
+                auto.creation_counter = -1  # first field, as Django's auto-created pk
                 if "id" in {f.name for f in opts.local_fields}:
                     raise FieldError(
                         f"{name} has a field named 'id' that is not the primary key; set "
@@ -175,7 +181,7 @@ class ModelBase(type):
         opts = cls._meta  # type: ignore[attr-defined]
         if opts.default_manager_name:
             return getattr(cls, opts.default_manager_name)
-        return opts.managers[0].__get__(None, cls) if opts.managers else None
+        return getattr(cls, opts.managers[0].name) if opts.managers else None
 
     @property
     def _base_manager(cls) -> Any:
@@ -395,6 +401,8 @@ class Model(metaclass=ModelBase):
         meta = self._meta
         if force_insert and (force_update or update_fields):
             raise ValueError("Cannot force both insert and updating in model saving.")
+        if force_update and self.__dict__.get(meta.pk.attname) is None:
+            raise ValueError("Cannot force an update in save() with no primary key.")
         if update_fields is not None:
             update_fields = frozenset(update_fields)
             if not update_fields:
@@ -478,7 +486,34 @@ class Model(metaclass=ModelBase):
             )
 
     def _prepare_related_fields_for_save(self) -> None:
-        """Hook for relation fields (checks unsaved related objects)."""
+        """Refuse to save a reference to an unsaved object; pick up pks assigned since."""
+        cache = self._state._fields_cache
+        if not cache:
+            return
+        for field in self._meta.concrete_fields:
+            if not field.is_relation or field.name not in cache:
+                continue
+            obj = cache[field.name]
+            if obj is None:
+                continue
+            if obj.pk is None:
+                raise ValueError(
+                    f"save() prohibited to prevent data loss due to unsaved related object "
+                    f"{field.name!r}."
+                )
+            value = getattr(obj, field.target_field.attname)
+            if self.__dict__.get(field.attname) != value:
+                self.__dict__[field.attname] = value
+
+    async def afetch_related(self, *names: str) -> None:
+        """Load relations for async code: ``await book.afetch_related("author")``.
+
+        Afterwards ``book.author`` (or ``author.book_set.all()``) reads from the cache without
+        a query. Nested paths (``"author__publisher"``) work as in ``prefetch_related``.
+        """
+        from dorm.models.prefetch import aprefetch_related_objects
+
+        await aprefetch_related_objects([self], *names)
 
     def _update_sql(
         self, conn: Any, values: list[tuple[Any, Any]], pk_val: Any
@@ -655,6 +690,8 @@ class Model(metaclass=ModelBase):
             raw = self.__dict__.get(field.attname)
             if field.blank and raw in field.empty_values:
                 continue
+            if raw is DATABASE_DEFAULT:
+                continue  # the database computes it (db_default), as Django
             try:
                 self.__dict__[field.attname] = field.clean(raw, self)
             except ValidationError as exc:
@@ -688,17 +725,15 @@ class Model(metaclass=ModelBase):
                 qs = qs.exclude(pk=self.pk)
             if qs.exists():
                 key = names[0] if len(names) == 1 else "__all__"
-                if len(names) == 1:
-                    field = self._meta.get_field(names[0])
-                    msg = f"{self._meta.verbose_name.capitalize()} with this {field.verbose_name} already exists."
-                else:
-                    labels = " and ".join(self._meta.get_field(n).verbose_name for n in names)
-                    msg = (
-                        f"{self._meta.verbose_name.capitalize()} with this {labels} already exists."
-                    )
-                errors.setdefault(key, []).append(msg)
+                errors.setdefault(key, []).append(self.unique_error_message(names))
         if errors:
             raise ValidationError(errors)
+
+    def unique_error_message(self, names: Iterable[str]) -> str:
+        """Django's wording, e.g. ``Product with this Sku and Region already exists.``"""
+        labels = [_capfirst(str(self._meta.get_field(n).verbose_name)) for n in names]
+        text = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+        return f"{_capfirst(self._meta.verbose_name)} with this {text} already exists."
 
     def validate_constraints(self, exclude: Iterable[str] | None = None) -> None:
         errors: dict[str, list[str]] = {}
@@ -754,6 +789,10 @@ class Model(metaclass=ModelBase):
                 collect(exc)
         if errors:
             raise ValidationError(errors)
+
+
+def _capfirst(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _unpickle(label: str) -> Any:

@@ -123,9 +123,13 @@ class UniqueConstraint(BaseConstraint):
         if not instance._state.adding and instance.pk is not None:
             qs = qs.exclude(pk=instance.pk)
         if qs.exists():
+            message = self.get_violation_error_message()
+            if self.condition is None and "violation_error_message" not in self.__dict__:
+                # As Django: a plain fields constraint reads like unique / unique_together.
+                message = instance.unique_error_message(self.fields)
             if len(self.fields) == 1:
-                raise ValidationError({self.fields[0]: [self.get_violation_error_message()]})
-            raise ValidationError(self.get_violation_error_message())
+                raise ValidationError({self.fields[0]: [message]})
+            raise ValidationError(message)
 
 
 class CheckConstraint(BaseConstraint):
@@ -154,9 +158,23 @@ class CheckConstraint(BaseConstraint):
         self, model: Any, instance: Any, exclude: set[str] | None = None, using: str | None = None
     ) -> None:
         """Evaluate the condition in Python for the simple lookups, else skip (the DB checks)."""
+        if exclude and _referenced_names(self.condition) & set(exclude):
+            return  # as Django: a condition over an excluded field is not checked
         result = _evaluate_q(self.condition, instance)
         if result is False:
             raise ValidationError(self.get_violation_error_message())
+
+
+def _referenced_names(q: Any) -> set[str]:
+    from dorm.models.query_utils import Q
+
+    names: set[str] = set()
+    for child in getattr(q, "children", ()):
+        if isinstance(child, Q):
+            names |= _referenced_names(child)
+        elif isinstance(child, tuple):
+            names.add(child[0].split("__")[0])
+    return names
 
 
 def _evaluate_q(q: Any, instance: Any) -> bool | None:

@@ -316,6 +316,15 @@ class Field(Generic[T]):
         """Convert user input to this field's Python type; ``ValidationError`` if impossible."""
         return value
 
+    def _to_python_for_db(self, value: Any) -> Any:
+        """``to_python`` for a value bound for a query or a save: errors name the field."""
+        try:
+            return self.to_python(value)
+        except ValidationError as exc:
+            raise ValidationError(
+                f"Field {self.name!r}: {'; '.join(exc.messages)}", code=exc.code
+            ) from None
+
     def get_prep_value(self, value: Any) -> Any:
         """Python value -> a value any backend accepts (before backend-specific adaptation)."""
         return value
@@ -598,7 +607,7 @@ class DecimalField(Field[decimal.Decimal]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self.to_python(value)
+        return self._to_python_for_db(value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -646,7 +655,7 @@ class BooleanField(Field[bool]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self.to_python(value)
+        return self._to_python_for_db(value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -784,7 +793,7 @@ class GenericIPAddressField(Field[str]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self.to_python(value) or None
+        return self._to_python_for_db(value) or None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -852,7 +861,7 @@ class DateField(Field[datetime.date]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self.to_python(value)
+        return self._to_python_for_db(value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -885,7 +894,7 @@ class DateTimeField(DateField, Field[datetime.datetime]):  # type: ignore[misc]
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        value = self.to_python(value)
+        value = self._to_python_for_db(value)
         if settings.USE_TZ and value.tzinfo is None:
             # Naive datetimes are taken as UTC when time zones are on (Django warns and
             # uses the default time zone; dorm's default time zone is UTC).
@@ -939,7 +948,7 @@ class TimeField(Field[datetime.time]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self.to_python(value)
+        return self._to_python_for_db(value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -963,7 +972,7 @@ class DurationField(Field[datetime.timedelta]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self.to_python(value)
+        return self._to_python_for_db(value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -1000,7 +1009,7 @@ class UUIDField(Field[uuid.UUID]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self.to_python(value)
+        return self._to_python_for_db(value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:

@@ -68,6 +68,8 @@ class Options:
         self.pk: Any = None
         self.model: Any = None
         self.parents: dict[Any, Any] = {}
+        # The model this one was auto-created for (M2M through tables), else False.
+        self.auto_created: Any = False
         self.original_attrs: dict[str, Any] = {}
         self._field_cache: dict[str, Any] | None = None
         if meta is not None:

@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dorm.conf import settings
 from dorm.exceptions import EmptyResultSet, FieldError, NotSupportedError
 from dorm.expressions import Col, OrderBy, Ref
 from dorm.sql.query import LOOKUP_SEP, Query
 
 _CACHE: dict[Any, Any] = {}
 _CACHE_LIMIT = 8192
+
+
+def _settings_changed() -> None:
+    # Converters in cached plans depend on settings (USE_TZ): recompile after a reconfigure.
+    _CACHE.clear()
+
+
+settings.on_change(_settings_changed)
 
 
 class SelectPlan:
@@ -26,7 +35,7 @@ class SelectPlan:
     are model fields (the rest are annotations).
     """
 
-    __slots__ = ("converters", "fields", "n_fields", "names")
+    __slots__ = ("converters", "fields", "n_fields", "names", "related")
 
     def __init__(
         self,
@@ -34,11 +43,14 @@ class SelectPlan:
         converters: tuple[tuple[int, tuple[Any, ...]], ...],
         n_fields: int,
         fields: tuple[Any, ...],
+        related: tuple[Any, ...] = (),
     ) -> None:
         self.names = names
         self.converters = converters
         self.n_fields = n_fields
         self.fields = fields
+        # select_related sections: (field, model, start, end, attnames, pk index, nested)
+        self.related = related
 
 
 class SQLCompiler:
@@ -89,6 +101,12 @@ class SQLCompiler:
                 select.append((expr, alias))
                 names.append(alias)
                 fields.append(expr)
+        related: tuple[Any, ...] = ()
+        if query.values_select is None and query.select_related:
+            tree = query.select_related
+            if tree is True:
+                tree = _auto_select_related(query.meta, 0)
+            related = self._select_related_columns(tree, query.meta, query.base_table, (), select)
         for alias, (sql, params) in query.extra_select.items():
             select.append((_RawCol(sql, params), alias))
             names.append(alias)
@@ -102,7 +120,34 @@ class SQLCompiler:
             )
             if funcs:
                 converters.append((index, funcs))
-        return select, SelectPlan(tuple(names), tuple(converters), n_fields, tuple(fields))
+        plan = SelectPlan(tuple(names), tuple(converters), n_fields, tuple(fields), related)
+        return select, plan
+
+    def _select_related_columns(
+        self, tree: dict[str, Any], meta: Any, alias: str, path: tuple[str, ...], select: list[Any]
+    ) -> tuple[Any, ...]:
+        sections = []
+        query = self.query
+        saved = query._join_ctx
+        query._join_ctx = (True, True)  # nullable FKs: LEFT OUTER; others INNER
+        try:
+            for name, sub in tree.items():
+                field = meta.get_field(name)
+                new_path = (*path, name)
+                new_alias, _target = query._join_relation(field, alias, new_path, final=False)
+                model = field.related_model
+                start = len(select)
+                attnames = []
+                for f in model._meta.concrete_fields:
+                    select.append((Col(new_alias, f), None))
+                    attnames.append(f.attname)
+                end = len(select)
+                pk_index = attnames.index(model._meta.pk.attname)
+                nested = self._select_related_columns(sub, model._meta, new_alias, new_path, select)
+                sections.append((field, model, start, end, tuple(attnames), pk_index, nested))
+        finally:
+            query._join_ctx = saved
+        return tuple(sections)
 
     def get_order_by(self) -> list[Any]:
         query = self.query
@@ -132,6 +177,9 @@ class SQLCompiler:
         return sql, params
 
     def compile_select(self, with_limits: bool = True) -> tuple[str, list[Any], SelectPlan]:
+        if self.query.select_related:
+            # Joins for select_related belong to this compilation, not to the QuerySet.
+            self.query = self.query.clone()
         query = self.query
         if query.combinator:
             return self._compile_combinator(with_limits)
@@ -343,7 +391,13 @@ class SQLCompiler:
 
 def select_cache_key(query: Query) -> Any:
     """The shape of a SELECT, or ``None`` when it must be compiled every time."""
-    if query.combinator or query.joins or query.extra_select or query.group_by is not None:
+    if (
+        query.combinator
+        or query.joins
+        or query.extra_select
+        or query.group_by is not None
+        or query.select_related
+    ):
         return None
     where_key = query.where.cache_key() if query.where else ()
     if where_key is None:
@@ -383,6 +437,19 @@ def select_cache_key(query: Query) -> Any:
         tuple(ann_keys),
         None if query.annotation_select_mask is None else frozenset(query.annotation_select_mask),
     )
+
+
+def _auto_select_related(meta: Any, depth: int) -> dict[str, Any]:
+    """``select_related()`` without arguments: every non-null forward FK, 5 levels deep."""
+    from dorm.sql.joins import relation_kind
+
+    if depth >= 5:
+        return {}
+    return {
+        f.name: _auto_select_related(f.related_model._meta, depth + 1)
+        for f in meta.concrete_fields
+        if relation_kind(f) == "fk" and not f.null
+    }
 
 
 class _Random:

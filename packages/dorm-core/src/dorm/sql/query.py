@@ -15,6 +15,7 @@ from dorm.exceptions import FieldDoesNotExist, FieldError
 from dorm.expressions import Col, F, OrderBy, Ref
 from dorm.models.lookups import Lookup, Transform
 from dorm.models.query_utils import Q
+from dorm.sql.joins import JoinsMixin
 from dorm.sql.where import AND, NothingNode, WhereNode
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 LOOKUP_SEP = "__"
 
 
-class Query:
+class Query(JoinsMixin):
     """A SELECT over one model's table (plus joins added by relation lookups)."""
 
     compiler_name = "SQLCompiler"
@@ -204,30 +205,168 @@ class Query:
             rhs = True
         return lookup_class(lhs, rhs)  # type: ignore[no-any-return]
 
-    def build_filter(self, key: str, value: Any, allow_joins: bool = True) -> Any:
-        if hasattr(value, "resolve_expression"):
-            value = value.resolve_expression(self, allow_joins=allow_joins)
+    def build_filter(self, key: str, value: Any, allow_joins: bool = True,
+                     negated: bool = False, branch_or: bool = False) -> Any:
         parts = key.split(LOOKUP_SEP)
-        target, alias, rest = self.names_to_path(parts, allow_joins)
+        if negated and self.model is not None and self.path_is_multivalued(parts):
+            return self.split_exclude(key, value)
+        value = self._prepare_filter_value(value, allow_joins)
+        promote = negated or branch_or or (
+            (parts[-1] == "isnull" and value is True) or (value is None and parts[-1] != "isnull")
+        )
+        saved = self._join_ctx
+        self._join_ctx = (promote, False)
+        try:
+            target, alias, rest = self.names_to_path(parts, allow_joins)
+        finally:
+            self._join_ctx = saved
+        if not getattr(target, "is_relation", False) and hasattr(target, "attname"):
+            value = _instances_to_pks(value)
         lhs = Col(alias, target) if hasattr(target, "attname") else target
-        return self.build_lookup(rest, lhs, value, key)
+        lookup = self.build_lookup(rest, lhs, value, key)
+        if (
+            negated
+            and lookup.lookup_name != "isnull"
+            and isinstance(lhs, Col)
+            and (self._last_path_nullable or getattr(target, "null", False))
+        ):
+            # NOT (col = x) is NULL for NULL columns; Django keeps those rows in exclude().
+            from dorm.models.lookups import IsNull
 
-    def build_where(self, q: Any, allow_joins: bool = True) -> Any:
+            return WhereNode([lookup, IsNull(lhs, False)], AND)
+        return lookup
+
+    def _prepare_filter_value(self, value: Any, allow_joins: bool) -> Any:
+        query = getattr(value, "query", None)
+        if isinstance(query, Query) and hasattr(value, "_clone"):
+            # A QuerySet as a value: its primary keys (or its single values() column).
+            inner = query.clone()
+            if inner.values_select is None:
+                inner.values_select = (inner.meta.pk.attname,)
+                inner.annotation_select_mask = set()
+            return inner
+        if hasattr(value, "resolve_expression"):
+            return value.resolve_expression(self, allow_joins=allow_joins)
+        return value
+
+    def split_exclude(self, key: str, value: Any) -> Any:
+        """exclude() across a multi-valued relation: ``NOT (pk IN (rows that match))``."""
+        from dorm.models.lookups import In
+
+        inner = Query(self.model)
+        inner.add_q(Q(**{key: value}))
+        inner.values_select = (self.meta.pk.attname,)
+        inner.annotation_select_mask = set()
+        inner.default_ordering = False
+        return In(Col(self.base_table, self.meta.pk), inner)
+
+    def build_where(self, q: Any, allow_joins: bool = True, negated: bool = False,
+                    branch_or: bool = False) -> Any:
         """A where node for a ``Q`` (or a boolean expression)."""
         if not isinstance(q, Q):
             if getattr(q, "conditional", False):
                 return q.resolve_expression(self, allow_joins=allow_joins)
             raise TypeError(f"Cannot filter against a non-conditional expression: {q!r}.")
+        negated = negated ^ q.negated
+        branch_or = branch_or or (q.connector != AND and len(q.children) > 1)
         children = []
         for child in q.children:
             if isinstance(child, tuple):
-                children.append(self.build_filter(child[0], child[1], allow_joins))
+                children.append(self.build_filter(child[0], child[1], allow_joins, negated, branch_or))
             else:
-                children.append(self.build_where(child, allow_joins))
+                children.append(self.build_where(child, allow_joins, negated, branch_or))
         return WhereNode(children, q.connector, q.negated)
 
     def add_q(self, q: Any) -> None:
+        self._filter_call += 1
         self.where = self.where.add(self.build_where(q))
+
+    def add_filter(self, key: str, value: Any) -> None:
+        """``filter(key=value)`` without building a ``Q`` (the common fast path)."""
+        self._filter_call += 1
+        self.where = self.where.add(self.build_filter(key, value))
+
+    # Query as an expression (``pk__in=<queryset>``, subqueries) ------------------------
+
+    contains_aggregate = False
+    contains_over_clause = False
+    is_subquery = True
+    conditional = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        sql, params = self.get_compiler(connection).as_sql()
+        return f"({sql})", params
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> Query:
+        clone = self.clone()
+        clone.subquery = True
+        clone.outer_query = query
+        return clone
+
+    def cache_key(self) -> Any:
+        return None
+
+    def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
+        return self.as_sql(compiler, connection)[1]
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return []
+
+    @property
+    def _output_field_or_none(self) -> Any:
+        if self.values_select and len(self.values_select) == 1:
+            name = self.values_select[0]
+            if name in self.annotations:
+                return self.annotations[name]._output_field_or_none
+            try:
+                return self.meta.get_field(name)
+            except FieldDoesNotExist:
+                return None
+        return None
+
+    @property
+    def output_field(self) -> Any:
+        field = self._output_field_or_none
+        if field is None:
+            raise FieldError("A subquery used as a value must select exactly one column.")
+        return field
+
+    def flatten(self) -> Any:
+        yield self
+
+    # select_related ------------------------------------------------------------------
+
+    def add_select_related(self, fields: Sequence[str]) -> None:
+        """Record ``select_related`` paths (``()`` means every non-null forward FK)."""
+        from dorm.sql.joins import relation_kind
+
+        if not fields:
+            self.select_related = True
+            return
+        tree = self.select_related if isinstance(self.select_related, dict) else {}
+        tree = dict(tree)
+        for path in fields:
+            node = tree
+            meta = self.meta
+            for name in path.split(LOOKUP_SEP):
+                try:
+                    field = meta.get_field(name)
+                except FieldDoesNotExist:
+                    field = None
+                if field is None or relation_kind(field) != "fk":
+                    choices = sorted(
+                        f.name for f in meta.fields if relation_kind(f) == "fk"
+                    )
+                    raise FieldError(
+                        f"Invalid field name(s) given in select_related: {name!r}. Choices are: "
+                        f"{', '.join(choices) or '(none)'}."
+                    )
+                node = node.setdefault(name, {})
+                meta = field.related_model._meta
+        self.select_related = tree
 
     def set_empty(self) -> None:
         self.where = self.where.add(NothingNode())
@@ -438,6 +577,15 @@ class AggregateQuery(Query):
     def __init__(self, model: Any, inner: Query) -> None:
         super().__init__(model)
         self.inner_query = inner
+
+
+def _instances_to_pks(value: Any) -> Any:
+    """Model instances compared with a non-relation column stand for their primary keys."""
+    if hasattr(value, "_meta") and hasattr(value, "pk"):
+        return value.pk
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(v.pk if hasattr(v, "_meta") and hasattr(v, "pk") else v for v in value)
+    return value
 
 
 def normalize_filter_kwargs(args: Sequence[Any], kwargs: dict[str, Any]) -> Q:
