@@ -105,9 +105,7 @@ def test_threads_insert_on_one_alias(entry: None) -> None:
 
     run_threads(work, THREADS)
 
-    expected = [
-        (w, s, "plain") for w in range(THREADS) for s in range(STATEMENTS_PER_THREAD)
-    ]
+    expected = [(w, s, "plain") for w in range(THREADS) for s in range(STATEMENTS_PER_THREAD)]
     assert table_rows() == expected
 
 

@@ -197,10 +197,12 @@ async def test_async_executemany(db: Any) -> None:
 async def test_async_iterate(db: Any) -> None:
     db.create_table("item", ITEM_COLUMNS)
     conn = async_connections["default"]
-    await conn.executemany("INSERT INTO item (n, tag) VALUES (%s, %s)", [(i, "x") for i in range(25)])
-    assert [n async for (n,) in conn.iterate("SELECT n FROM item ORDER BY n", chunk_size=7)] == list(
-        range(25)
+    await conn.executemany(
+        "INSERT INTO item (n, tag) VALUES (%s, %s)", [(i, "x") for i in range(25)]
     )
+    assert [
+        n async for (n,) in conn.iterate("SELECT n FROM item ORDER BY n", chunk_size=7)
+    ] == list(range(25))
 
 
 async def test_sync_and_async_see_the_same_database(db: Any) -> None:

@@ -320,5 +320,5 @@ def test_process_wide_wrapper_can_count_and_fail_statements(db: Any) -> None:
 
 
 def test_register_needs_a_wrapper() -> None:
-    with pytest.raises(TypeError, match="sync=..., async_=..."):
+    with pytest.raises(TypeError, match=r"needs sync=\.\.\., async_=\.\.\. or both"):
         register_execute_wrapper()

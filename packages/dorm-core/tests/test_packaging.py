@@ -64,6 +64,13 @@ class Built:
     dist: Path
     wheels: dict[str, Path]  # distribution name -> wheel
     sdists: list[Path]
+    returncode: int  # of scripts/build_all.py, which builds every package it can
+    log: str
+
+    def wheel(self, name: str) -> Path:
+        if name not in self.wheels:
+            pytest.fail(f"no wheel for {name}; scripts/build_all.py said:\n{self.log}")
+        return self.wheels[name]
 
 
 @dataclass
@@ -96,14 +103,24 @@ def built(base: Path, venv_python: Path) -> Built:
         run([venv_python, "-m", "pip", "install", "-q", "build>=1.2"], cwd=base)
         builder = venv_python
     dist = base / "dist"
-    run([builder, BUILD_ALL, "--outdir", dist], cwd=base)
+    # Not run(): one package failing to build fails its own test below, not every test.
+    result = subprocess.run(
+        [str(builder), str(BUILD_ALL), "--outdir", str(dist)],
+        cwd=base,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
     wheels = {wheel_metadata(w)["Name"]: w for w in sorted(dist.glob("*.whl"))}
-    return Built(dist, wheels, sorted(dist.glob("*.tar.gz")))
+    log = result.stdout
+    return Built(dist, wheels, sorted(dist.glob("*.tar.gz")), result.returncode, log)
 
 
 @pytest.fixture(scope="module")
 def venv(base: Path, venv_python: Path, built: Built) -> Venv:
-    wheels = [built.wheels[name] for name in INSTALLED_DISTRIBUTIONS]
+    wheels = [built.wheel(name) for name in INSTALLED_DISTRIBUTIONS]
     run([venv_python, "-m", "pip", "install", "-q", *wheels, MYBACKEND], cwd=base)
     workdir = base / "work"
     workdir.mkdir()
@@ -113,7 +130,21 @@ def venv(base: Path, venv_python: Path, built: Built) -> Venv:
 # The built distributions -------------------------------------------------------------------
 
 
+def test_build_all_reports_bad_arguments(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, BUILD_ALL, "--outdir", tmp_path, "--only", "dorm-nosuch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown package(s) dorm-nosuch; available: " in result.stderr
+    assert "dorm-core" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_every_package_builds_a_wheel_and_an_sdist(built: Built) -> None:
+    assert built.returncode == 0, f"scripts/build_all.py failed:\n{built.log}"
     packages = sorted(p.parent.name for p in (ROOT / "packages").glob("*/pyproject.toml"))
     assert sorted(built.wheels) == packages
     assert len(built.sdists) == len(packages)
@@ -138,9 +169,9 @@ def test_no_two_wheels_ship_the_same_file(built: Built) -> None:
 
 
 def test_dorm_core_has_no_dependencies(built: Built) -> None:
-    core = wheel_metadata(built.wheels["dorm-core"])
+    core = wheel_metadata(built.wheel("dorm-core"))
     assert core.get_all("Requires-Dist") is None
-    sqlite = wheel_metadata(built.wheels["dorm-sqlite"])
+    sqlite = wheel_metadata(built.wheel("dorm-sqlite"))
     requires = " ".join(sqlite.get_all("Requires-Dist") or [])
     assert "dorm-core" in requires and "aiosqlite" in requires
 

@@ -198,7 +198,9 @@ def test_postgresql_is_provided_by_dorm_postgres() -> None:
 # dorm.contrib ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", sorted(importlib.import_module("dorm.contrib").FIRST_PARTY_CONTRIB))
+@pytest.mark.parametrize(
+    "module", sorted(importlib.import_module("dorm.contrib").FIRST_PARTY_CONTRIB)
+)
 def test_first_party_contrib_module_imports_or_names_its_distribution(module: str) -> None:
     from dorm.contrib import FIRST_PARTY_CONTRIB
 

@@ -53,7 +53,9 @@ async def test_default_pragmas(sqlite_file: dict[str, Any]) -> None:
 
 
 async def test_pragmas_are_overridable(configure_sqlite: Any) -> None:
-    configure_sqlite(journal_mode="delete", synchronous="FULL", foreign_keys=False, busy_timeout=250)
+    configure_sqlite(
+        journal_mode="delete", synchronous="FULL", foreign_keys=False, busy_timeout=250
+    )
     expected = {"journal_mode": "delete", "synchronous": 2, "foreign_keys": 0, "busy_timeout": 250}
     assert sync_pragmas() == expected
     assert await async_pragmas() == expected

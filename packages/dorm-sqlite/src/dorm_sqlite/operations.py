@@ -103,12 +103,19 @@ class DatabaseOperations(BaseDatabaseOperations):
         return "%s REGEXP %s" if lookup_type == "regex" else "%s REGEXP '(?i)' || %s"
 
     def date_extract_sql(self, lookup_type: str, sql: str) -> str:
+        # ISO-8601 week, weekday and year computed portably: %V, %u and %G need SQLite 3.46.
+        # The ISO week/year of a date are those of the Thursday of its (Monday-first) week.
+        thursday = f"date({sql}, '-3 days', 'weekday 4')"
+        if lookup_type == "week":
+            return f"((CAST(strftime('%%j', {thursday}) AS INTEGER) - 1) / 7 + 1)"
+        if lookup_type == "iso_year":
+            return f"CAST(strftime('%%Y', {thursday}) AS INTEGER)"
+        if lookup_type == "iso_week_day":
+            return f"((CAST(strftime('%%w', {sql}) AS INTEGER) + 6) %% 7 + 1)"
         fmt = _EXTRACT.get(lookup_type)
         if fmt is None:
             if lookup_type == "quarter":
                 return f"((CAST(strftime('%%m', {sql}) AS INTEGER) + 2) / 3)"
-            if lookup_type == "iso_year":
-                return f"CAST(strftime('%%G', {sql}) AS INTEGER)"
             raise NotSupportedError(f"SQLite cannot extract {lookup_type!r}.")
         expr = f"CAST(strftime('{fmt.replace('%', '%%')}', {sql}) AS INTEGER)"
         if lookup_type == "week_day":
