@@ -16,6 +16,13 @@ from typing import Any
 from dorm.exceptions import FieldError
 
 __all__ = [
+    "Exists",
+    "OuterRef",
+    "RowRange",
+    "Subquery",
+    "ValueRange",
+    "Window",
+    "WindowFrame",
     "Col",
     "CombinedExpression",
     "Expression",
@@ -262,6 +269,10 @@ class F(Combinable):
 
     def __hash__(self) -> int:
         return hash((type(self), self.name))
+
+    def cache_key(self) -> Any:
+        # Shape only: F("x") resolves the same way for the same model (part of the key).
+        return (type(self).__name__, self.name)
 
     def copy(self) -> F:
         return copy.copy(self)
@@ -706,3 +717,278 @@ class RawSQL(Expression):
 
     def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
         return list(self.params)
+
+
+# Subqueries -----------------------------------------------------------------------------
+
+
+def relabel(node: Any, change_map: dict[str, str]) -> Any:
+    """A copy of an expression tree with table aliases renamed per ``change_map``."""
+    from dorm.sql.where import WhereNode
+
+    if isinstance(node, Col):
+        return node.relabeled_clone(change_map)
+    if isinstance(node, WhereNode):
+        return WhereNode([relabel(c, change_map) for c in node.children], node.connector,
+                         node.negated)
+    if hasattr(node, "relabeled_clone") and not isinstance(node, BaseExpression):
+        return node.relabeled_clone(change_map)
+    if isinstance(node, BaseExpression):
+        c = node.copy()
+        sources = c.get_source_expressions()
+        if sources:
+            c.set_source_expressions([relabel(s, change_map) if s is not None else None
+                                      for s in sources])
+        if hasattr(c, "filter") and getattr(c, "filter", None) is not None and hasattr(c.filter, "as_sql"):
+            c.filter = relabel(c.filter, change_map)
+        if hasattr(c, "rhs_is_expr") and not c.rhs_is_expr:
+            pass
+        return c
+    return node
+
+
+def resolve_outer_refs(node: Any, outer: Any) -> Any:
+    """Replace ``OuterRef`` placeholders in a subquery's tree with the outer query's columns."""
+    from dorm.sql.where import WhereNode
+
+    if isinstance(node, ResolvedOuterRef):
+        return outer.resolve_ref(node.name)
+    if isinstance(node, WhereNode):
+        return WhereNode([resolve_outer_refs(c, outer) for c in node.children], node.connector,
+                         node.negated)
+    if isinstance(node, BaseExpression):
+        sources = node.get_source_expressions()
+        if not sources and not (hasattr(node, "filter") and getattr(node, "filter", None) is not None):
+            return node
+        c = node.copy()
+        c.set_source_expressions([resolve_outer_refs(s, outer) if s is not None else None
+                                  for s in sources])
+        if getattr(c, "filter", None) is not None and hasattr(c.filter, "as_sql"):
+            c.filter = resolve_outer_refs(c.filter, outer)
+        return c
+    return node
+
+
+class Subquery(BaseExpression, Combinable):
+    """A QuerySet used as a value: ``Subquery(qs.values("x")[:1])`` (may use ``OuterRef``)."""
+
+    template = "(%(subquery)s)"
+    contains_aggregate = False
+    is_subquery = True
+    _counter = 0
+
+    def __init__(self, queryset: Any, output_field: Any = None, **extra: Any) -> None:
+        super().__init__(output_field)
+        self.query = getattr(queryset, "query", queryset).clone()
+        self.query.subquery = True
+        self.extra = extra
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.query.model.__name__ if self.query.model else ''})"
+
+    def get_source_expressions(self) -> list[Any]:
+        return []
+
+    def copy(self) -> Any:
+        c = copy.copy(self)
+        c.query = self.query.clone()
+        return c
+
+    def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
+        return self.query._output_field_or_none
+
+    def resolve_expression(self, query: Any = None, allow_joins: bool = True, reuse: Any = None,
+                           summarize: bool = False, for_save: bool = False) -> Any:
+        c = self.copy()
+        inner = c.query
+        # Give the inner tables their own aliases so a correlated reference to the same
+        # table in the outer query stays unambiguous.
+        Subquery._counter += 1
+        prefix = f"U{Subquery._counter}_"
+        change_map = {inner.base_alias: f"{prefix}0"}
+        for i, join_alias in enumerate(inner.joins, start=1):
+            change_map[join_alias] = f"{prefix}{i}"
+        inner.base_alias = change_map[inner.base_alias]
+        new_joins = {}
+        for old_alias, join in inner.joins.items():
+            j = join.copy()
+            j.alias = change_map[old_alias]
+            j.parent_alias = change_map.get(j.parent_alias, j.parent_alias)
+            new_joins[j.alias] = j
+        inner.joins = new_joins
+        inner.where = relabel(inner.where, change_map)
+        inner.annotations = {k: relabel(v, change_map) for k, v in inner.annotations.items()}
+        inner.order_by = tuple(
+            relabel(o, change_map) if not isinstance(o, str) else o for o in inner.order_by
+        )
+        if query is not None:
+            inner.where = resolve_outer_refs(inner.where, query)
+            inner.annotations = {
+                k: resolve_outer_refs(v, query) for k, v in inner.annotations.items()
+            }
+        return c
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        sql, params = self.query.get_compiler(connection).as_sql()
+        return self.template % {"subquery": sql, **self.extra}, params
+
+    def get_group_by_cols(self) -> list[Any]:
+        return [self]
+
+    def cache_key(self) -> Any:
+        return None
+
+
+class Exists(Subquery):
+    """``EXISTS (subquery)``: a boolean usable in ``filter()`` and ``annotate()``."""
+
+    template = "EXISTS(%(subquery)s)"
+    conditional = True
+
+    def __init__(self, queryset: Any, negated: bool = False, **kwargs: Any) -> None:
+        super().__init__(queryset, **kwargs)
+        self.negated = negated
+        q = self.query
+        q.values_select = ()
+        q.annotation_select_mask = set()
+        q.order_by = ()
+        q.default_ordering = False
+        if not q.is_sliced:
+            q.high_mark = 1
+
+    def __invert__(self) -> Exists:
+        c = self.copy()
+        c.negated = not self.negated
+        return c
+
+    def _resolve_output_field(self) -> Any:
+        from dorm.models import fields as f
+
+        return f.BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        sql, params = super().as_sql(compiler, connection)
+        return (f"NOT {sql}" if self.negated else sql), params
+
+    def select_format(self, compiler: Any, sql: str, params: list[Any]) -> tuple[str, list[Any]]:
+        return f"CASE WHEN {sql} THEN 1 ELSE 0 END", params
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return [lambda v: v if v is None else bool(v)]
+
+
+# Window functions -----------------------------------------------------------------------
+
+
+class Window(Expression):
+    """``expression OVER (PARTITION BY ... ORDER BY ... frame)``."""
+
+    contains_over_clause = True
+    filterable = False
+
+    def __init__(self, expression: Any, partition_by: Any = None, order_by: Any = None,
+                 frame: Any = None, output_field: Any = None) -> None:
+        super().__init__(output_field)
+        self.source_expression = expression if hasattr(expression, "resolve_expression") else F(expression)
+        if partition_by is not None and not isinstance(partition_by, (list, tuple)):
+            partition_by = [partition_by]
+        self.partition_by = [F(p) if isinstance(p, str) else p for p in (partition_by or [])]
+        if order_by is not None and not isinstance(order_by, (list, tuple)):
+            order_by = [order_by]
+        orders = []
+        for o in order_by or []:
+            if isinstance(o, str):
+                orders.append(OrderBy(F(o.lstrip("-")), descending=o.startswith("-")))
+            else:
+                orders.append(o)
+        self.order_by = orders
+        self.frame = frame
+
+    def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
+        return self.source_expression._output_field_or_none
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.source_expression, *self.partition_by, *self.order_by]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        exprs = list(exprs)
+        self.source_expression = exprs[0]
+        n = len(self.partition_by)
+        self.partition_by = exprs[1 : 1 + n]
+        self.order_by = exprs[1 + n :]
+
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> Any:
+        c = super().resolve_expression(*args, **kwargs)
+        c.contains_aggregate = False
+        c.order_by = [o if isinstance(o, OrderBy) else OrderBy(o) for o in c.order_by]
+        return c
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        from dorm.exceptions import NotSupportedError
+
+        if not connection.features.supports_over_clause:
+            raise NotSupportedError("This backend does not support window expressions.")
+        expr_sql, params = compiler.compile(self.source_expression)
+        parts = []
+        if self.partition_by:
+            cols = []
+            for p in self.partition_by:
+                s, pp = compiler.compile(p)
+                cols.append(s)
+                params.extend(pp)
+            parts.append("PARTITION BY " + ", ".join(cols))
+        if self.order_by:
+            cols = []
+            for o in self.order_by:
+                s, pp = compiler.compile(o)
+                cols.append(s)
+                params.extend(pp)
+            parts.append("ORDER BY " + ", ".join(cols))
+        if self.frame is not None:
+            s, pp = compiler.compile(self.frame)
+            parts.append(s)
+            params.extend(pp)
+        return f"{expr_sql} OVER ({' '.join(parts)})", params
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []
+
+
+class WindowFrame(Expression):
+    """``ROWS|RANGE BETWEEN start AND end``; ``start``/``end`` are offsets (None = unbounded)."""
+
+    frame_type = "ROWS"
+
+    def __init__(self, start: int | None = None, end: int | None = None) -> None:
+        super().__init__()
+        self.start = start
+        self.end = end
+
+    @staticmethod
+    def _bound(value: int | None, preceding: bool) -> str:
+        if value is None:
+            return "UNBOUNDED PRECEDING" if preceding else "UNBOUNDED FOLLOWING"
+        if value == 0:
+            return "CURRENT ROW"
+        if value < 0:
+            return f"{abs(int(value))} PRECEDING"
+        return f"{int(value)} FOLLOWING"
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        return (
+            f"{self.frame_type} BETWEEN {self._bound(self.start, True)} AND "
+            f"{self._bound(self.end, False)}",
+            [],
+        )
+
+
+class RowRange(WindowFrame):
+    frame_type = "ROWS"
+
+
+class ValueRange(WindowFrame):
+    frame_type = "RANGE"

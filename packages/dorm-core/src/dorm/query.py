@@ -19,6 +19,7 @@ from dorm.exceptions import (
     IntegrityError,
     NotSupportedError,
 )
+from dorm.expressions import Col
 from dorm.models.query_utils import Q
 from dorm.sql.compiler import (
     SQLCompiler,
@@ -193,6 +194,12 @@ class QuerySet(Generic[M]):
         if self._query.is_sliced:
             raise TypeError(f"Cannot {action} a query once a slice has been taken.")
 
+    def _not_combined(self, method: str) -> None:
+        if self._query.combinator:
+            raise NotSupportedError(
+                f"Calling QuerySet.{method}() after {self._query.combinator}() is not supported."
+            )
+
     # Chainable methods -------------------------------------------------------------------
 
     def all(self) -> QuerySet[M]:
@@ -209,6 +216,7 @@ class QuerySet(Generic[M]):
     def _filter_or_exclude(
         self, negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> QuerySet[M]:
+        self._not_combined("exclude" if negate else "filter")
         if (args or kwargs) and self._query.is_sliced:
             raise TypeError("Cannot filter a query once a slice has been taken.")
         c = self._chain()
@@ -239,11 +247,13 @@ class QuerySet(Generic[M]):
         return c
 
     def reverse(self) -> QuerySet[M]:
+        self._not_sliced("reverse")
         c = self._chain()
         c._query.standard_ordering = not c._query.standard_ordering
         return c
 
     def distinct(self, *field_names: str) -> QuerySet[M]:
+        self._not_combined("distinct")
         self._not_sliced("create distinct fields")
         c = self._chain()
         c._query.distinct = True
@@ -282,6 +292,7 @@ class QuerySet(Generic[M]):
 
     def only(self, *fields: str) -> QuerySet[M]:
         """Load only these fields now (the primary key is always loaded)."""
+        self._not_combined("only")
         if not fields:
             raise TypeError("only() needs at least one field name.")
         c = self._chain()
@@ -291,6 +302,7 @@ class QuerySet(Generic[M]):
 
     def defer(self, *fields: str) -> QuerySet[M]:
         """Load these fields lazily, on first access."""
+        self._not_combined("defer")
         c = self._chain()
         if fields == (None,):
             c._query.deferred_loading = (frozenset(), True)
@@ -339,6 +351,7 @@ class QuerySet(Generic[M]):
         return self._annotate(args, kwargs, select=False)
 
     def _annotate(self, args: tuple[Any, ...], kwargs: dict[str, Any], select: bool) -> QuerySet[M]:
+        self._not_combined("annotate" if select else "alias")
         self._not_sliced("annotate")
         annotations = dict(kwargs)
         for arg in args:
@@ -366,8 +379,14 @@ class QuerySet(Generic[M]):
         self, combinator: str, other_qs: Sequence[QuerySet[Any]], all: bool
     ) -> QuerySet[M]:
         c = self._chain()
-        others = [q._query for q in other_qs]
-        c._query = self._query.combine_with(combinator, others, all)
+        queries = []
+        for query in (self._query, *[q._query for q in other_qs]):
+            if not query.is_sliced:
+                # As Django: the parts of a compound statement are unordered unless sliced.
+                query = query.clone()
+                query.clear_ordering(force=True)
+            queries.append(query)
+        c._query = queries[0].combine_with(combinator, queries[1:], all)
         return c
 
     def union(self, *other_qs: QuerySet[Any], all: bool = False) -> QuerySet[M]:
@@ -426,10 +445,10 @@ class QuerySet(Generic[M]):
             qs = self._chain()
             start = int(k.start) if k.start is not None else None
             stop = int(k.stop) if k.stop is not None else None
-            qs._query.set_limits(start, stop - (start or 0) if stop is not None else None)
+            qs._query.set_limits(start, stop)  # both relative to the current slice
             return qs
         qs = self._chain()
-        qs._query.set_limits(k, 1)
+        qs._query.set_limits(k, k + 1)
         results = qs._fetch()
         if not results:
             raise IndexError("QuerySet index out of range")
@@ -820,18 +839,18 @@ class QuerySet(Generic[M]):
         inner.order_by = ()
         inner.default_ordering = False
         outer = AggregateQuery(self.model, inner)
-        # Resolve aggregates against the inner query, then point their columns at the subquery.
+        # Aggregate over the rows of the inner query: every column the aggregates read is
+        # selected by the inner query under a generated alias and referenced from outside.
+        selected: list[str] = []
         resolved = {}
         for alias, expr in aggregates.items():
             r = expr.resolve_expression(inner, summarize=True)
-            resolved[alias] = _relabel_to_subquery(r, inner)
-        if inner.values_select is None:
-            inner.values_select = tuple(
-                sorted(_referenced_columns(resolved.values()) | {inner.meta.pk.attname})
-            )
-            inner.annotation_select_mask = {
-                n for n in inner.values_select if n in inner.annotations
-            }
+            resolved[alias] = _lift_columns(r, inner, selected)
+        if not selected:
+            inner.annotations["__pk"] = Col(inner.base_alias, inner.meta.pk)
+            selected.append("__pk")
+        inner.values_select = tuple(selected)
+        inner.annotation_select_mask = set(selected)
         outer.annotations = resolved
         outer.values_select = tuple(aggregates)
         outer.annotation_select_mask = set(aggregates)
@@ -1286,9 +1305,7 @@ class QuerySet(Generic[M]):
                 if getattr(value, "contains_aggregate", False):
                     raise FieldError("Aggregate functions are not allowed in this query.")
             values.append((field, value))
-        for field in meta.concrete_fields:
-            if getattr(field, "auto_now", False) and field.name not in kwargs:
-                values.append((field, field.pre_save(_Dummy(), False)))
+        # As Django: update() is plain SQL; auto_now fields are not touched.
         return SQLUpdateCompiler(query, values, conn).as_sql()
 
     def update(self, **kwargs: Any) -> int:
@@ -1406,33 +1423,34 @@ def _contains_aggregate(expr: Any) -> bool:
     )
 
 
-def _relabel_to_subquery(expr: Any, inner: Query) -> Any:
-    from dorm.expressions import Col, Ref
+def _lift_columns(expr: Any, inner: Query, selected: list[str]) -> Any:
+    """Replace the columns an aggregate reads with references to inner-query aliases."""
+    from dorm.expressions import Ref
 
     if isinstance(expr, Col):
-        return Col("subquery", expr.target)
+        name = f"__col{len(selected) + 1}"
+        inner.annotations[name] = expr
+        selected.append(name)
+        return Ref(name, expr)
     if isinstance(expr, Ref):
+        if expr.refs not in selected:
+            selected.append(expr.refs)
         return Ref(expr.refs, expr.source)
     if hasattr(expr, "get_source_expressions"):
         expr = expr.copy()
-        expr.set_source_expressions(
-            [
-                _relabel_to_subquery(e, inner) if e is not None else None
-                for e in expr.get_source_expressions()
-            ]
-        )
+        sources = expr.get_source_expressions()
+        if sources:
+            expr.set_source_expressions(
+                [_lift_columns(e, inner, selected) if e is not None else None for e in sources]
+            )
+        flt = getattr(expr, "filter", None)
+        if flt is not None and hasattr(flt, "children"):
+            from dorm.sql.where import WhereNode
+
+            expr.filter = WhereNode(
+                [_lift_columns(c, inner, selected) for c in flt.children], flt.connector, flt.negated
+            )
     return expr
-
-
-def _referenced_columns(exprs: Iterable[Any]) -> set[str]:
-    from dorm.expressions import Col
-
-    names: set[str] = set()
-    for expr in exprs:
-        for node in expr.flatten() if hasattr(expr, "flatten") else [expr]:
-            if isinstance(node, Col):
-                names.add(node.target.attname)
-    return names
 
 
 def _aggregate_result(query: Any, names: list[str], row: Any, plan: Any) -> dict[str, Any]:

@@ -36,6 +36,25 @@ _TRUNC = {
 }
 
 
+def _right_sql(func: Any, compiler: Any) -> tuple[str, list[Any]]:
+    expr_sql, expr_params = compiler.compile(func.source_expressions[0])
+    len_sql, len_params = compiler.compile(func.source_expressions[1])
+    return f"SUBSTR({expr_sql}, -({len_sql}))", [*expr_params, *len_params]
+
+
+def _cast_sql(func: Any, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    sql, params = compiler.compile(func.source_expressions[0])
+    internal = func.output_field.get_internal_type()
+    # CAST(... AS date) would give NUMERIC affinity in SQLite; use its date functions.
+    if internal == "DateField":
+        return f"date({sql})", params
+    if internal == "DateTimeField":
+        return f"datetime({sql})", params
+    if internal == "TimeField":
+        return f"time({sql})", params
+    return f"CAST({sql} AS {connection.ops.cast_type(func.output_field)})", params
+
+
 def _parse_datetime(value: Any) -> Any:
     if value is None or isinstance(value, datetime.datetime):
         return value
@@ -99,6 +118,17 @@ class DatabaseOperations(BaseDatabaseOperations):
         "iregex": "REGEXP '(?i)' || %s",
     }
 
+    function_templates = {
+        # SQLite's multi-argument MAX/MIN are GREATEST/LEAST (NULL if any argument is NULL).
+        "Greatest": "MAX(%(expressions)s)",
+        "Least": "MIN(%(expressions)s)",
+        "Right": lambda func, compiler, connection: _right_sql(func, compiler),
+        "Cast": lambda func, compiler, connection: _cast_sql(func, compiler, connection),
+    }
+
+    def now_sql(self) -> str:
+        return "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
+
     def regex_lookup(self, lookup_type: str) -> str:
         return "%s REGEXP %s" if lookup_type == "regex" else "%s REGEXP '(?i)' || %s"
 
@@ -123,7 +153,7 @@ class DatabaseOperations(BaseDatabaseOperations):
             expr = f"({expr} + 1)"
         return expr
 
-    def date_trunc_sql(self, lookup_type: str, sql: str) -> str:
+    def date_trunc_sql(self, lookup_type: str, sql: str, is_datetime: bool = True) -> str:
         if lookup_type == "quarter":
             return (
                 f"strftime('%%Y-', {sql}) || printf('%%02d', "

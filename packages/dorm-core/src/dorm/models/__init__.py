@@ -6,7 +6,18 @@ from dorm.models.base import Model
 from dorm.models.constraints import CheckConstraint, Index, UniqueConstraint
 from dorm.models.fields import *  # noqa: F403
 from dorm.models.fields import __all__ as _fields_all
-from dorm.models.functions import Case, When
+from dorm.expressions import (
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    RowRange,
+    Subquery,
+    ValueRange,
+    Window,
+    WindowFrame,
+)
+from dorm.models.functions import *  # noqa: F403
+from dorm.models.functions import __all__ as _functions_all
 from dorm.models.lookups import Lookup, Transform
 from dorm.models.manager import BaseManager, Manager
 from dorm.models.prefetch import Prefetch, aprefetch_related_objects, prefetch_related_objects
@@ -27,6 +38,15 @@ from dorm.query import QuerySet, RawQuerySet
 
 __all__ = [
     *_fields_all,
+    *_functions_all,
+    "Exists",
+    "ExpressionWrapper",
+    "OuterRef",
+    "RowRange",
+    "Subquery",
+    "ValueRange",
+    "Window",
+    "WindowFrame",
     "CASCADE",
     "DO_NOTHING",
     "PROTECT",
@@ -43,7 +63,6 @@ __all__ = [
     "Aggregate",
     "Avg",
     "BaseManager",
-    "Case",
     "CheckConstraint",
     "Count",
     "F",
@@ -65,5 +84,4 @@ __all__ = [
     "UniqueConstraint",
     "Value",
     "Variance",
-    "When",
 ]

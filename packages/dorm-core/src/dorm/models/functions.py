@@ -108,4 +108,507 @@ class Case(Expression):
         return super().get_group_by_cols()
 
 
-__all__ = ["Case", "When"]
+
+
+# Database functions ---------------------------------------------------------------------
+#
+# Each compiles through ``connection.ops.function_template(name)`` first, so a backend can
+# replace a function's SQL (SQLite's INSTR vs PostgreSQL's STRPOS) without vendor checks here.
+
+from dorm.exceptions import FieldError  # noqa: E402
+from dorm.expressions import Func  # noqa: E402
+from dorm.models import fields as f  # noqa: E402
+
+
+class BackendFunc(Func):
+    """A function whose SQL template a backend may override via ``ops.function_templates``."""
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        template = connection.ops.function_templates.get(type(self).__name__)
+        if template is not None:
+            if callable(template):
+                return template(self, compiler, connection)  # type: ignore[no-any-return]
+            extra.setdefault("template", template)
+        return super().as_sql(compiler, connection, **extra)
+
+
+class Coalesce(BackendFunc):
+    """The first non-NULL argument."""
+
+    function = "COALESCE"
+
+    def __init__(self, *expressions: Any, **extra: Any) -> None:
+        if len(expressions) < 2:
+            raise ValueError("Coalesce must take at least two expressions")
+        super().__init__(*expressions, **extra)
+
+
+class Greatest(BackendFunc):
+    function = "GREATEST"
+
+    def __init__(self, *expressions: Any, **extra: Any) -> None:
+        if len(expressions) < 2:
+            raise ValueError("Greatest must take at least two expressions")
+        super().__init__(*expressions, **extra)
+
+
+class Least(BackendFunc):
+    function = "LEAST"
+
+    def __init__(self, *expressions: Any, **extra: Any) -> None:
+        if len(expressions) < 2:
+            raise ValueError("Least must take at least two expressions")
+        super().__init__(*expressions, **extra)
+
+
+class NullIf(BackendFunc):
+    function = "NULLIF"
+    arity = 2
+
+
+class Cast(BackendFunc):
+    """``CAST(expr AS <output_field's column type>)``."""
+
+    template = "CAST(%(expressions)s AS %(db_type)s)"
+
+    def __init__(self, expression: Any, output_field: Any) -> None:
+        super().__init__(expression, output_field=output_field)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        db_type = connection.ops.cast_type(self.output_field)
+        return super().as_sql(compiler, connection, db_type=db_type, **extra)
+
+
+class _TextFunc(BackendFunc):
+    arity = 1
+
+    def _resolve_output_field(self) -> Any:
+        return self._output_field or f.CharField()
+
+
+class Lower(_TextFunc):
+    function = "LOWER"
+
+
+class Upper(_TextFunc):
+    function = "UPPER"
+
+
+class Length(BackendFunc):
+    function = "LENGTH"
+    arity = 1
+
+    def _resolve_output_field(self) -> Any:
+        return f.IntegerField()
+
+
+class Trim(_TextFunc):
+    function = "TRIM"
+
+
+class LTrim(_TextFunc):
+    function = "LTRIM"
+
+
+class RTrim(_TextFunc):
+    function = "RTRIM"
+
+
+class Concat(BackendFunc):
+    """Concatenate text; NULL arguments count as empty strings (as Django)."""
+
+    function = "CONCAT"
+
+    def __init__(self, *expressions: Any, **extra: Any) -> None:
+        if len(expressions) < 2:
+            raise ValueError("Concat must take at least two expressions")
+        super().__init__(*expressions, **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return self._output_field or f.TextField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        parts, params = [], []
+        for expr in self.source_expressions:
+            s, p = compiler.compile(expr)
+            parts.append(f"COALESCE({s}, '')")
+            params.extend(p)
+        return connection.ops.concat_sql(parts), params
+
+
+class Substr(BackendFunc):
+    """``SUBSTR(expr, pos[, length])`` (1-based, as SQL)."""
+
+    function = "SUBSTR"
+
+    def __init__(self, expression: Any, pos: Any, length: Any = None, **extra: Any) -> None:
+        if not hasattr(pos, "resolve_expression") and pos < 1:
+            raise ValueError("'pos' must be greater than 0")
+        args = [expression, pos] if length is None else [expression, pos, length]
+        super().__init__(*args, **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return self._output_field or f.CharField()
+
+
+class Left(BackendFunc):
+    """The first ``length`` characters."""
+
+    template = "SUBSTR(%(expressions)s)"
+
+    def __init__(self, expression: Any, length: Any, **extra: Any) -> None:
+        if not hasattr(length, "resolve_expression") and length < 1:
+            raise ValueError("'length' must be greater than 0.")
+        super().__init__(expression, 1, length, **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return self._output_field or f.CharField()
+
+
+class Right(BackendFunc):
+    """The last ``length`` characters."""
+
+    function = "RIGHT"
+
+    def __init__(self, expression: Any, length: Any, **extra: Any) -> None:
+        if not hasattr(length, "resolve_expression") and length < 1:
+            raise ValueError("'length' must be greater than 0.")
+        super().__init__(expression, length, **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return self._output_field or f.CharField()
+
+
+class Replace(BackendFunc):
+    function = "REPLACE"
+
+    def __init__(self, expression: Any, text: Any, replacement: Any = "", **extra: Any) -> None:
+        super().__init__(expression, _literal(text), _literal(replacement), **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return self._output_field or f.CharField()
+
+
+class StrIndex(BackendFunc):
+    """1-based position of ``substring`` in ``string``; 0 when absent."""
+
+    function = "INSTR"
+    arity = 2
+
+    def __init__(self, string: Any, substring: Any, **extra: Any) -> None:
+        super().__init__(string, _literal(substring), **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return f.IntegerField()
+
+
+def _literal(value: Any) -> Any:
+    from dorm.expressions import Value
+
+    return value if hasattr(value, "resolve_expression") else Value(value)
+
+
+class _MathFunc(BackendFunc):
+    arity = 1
+
+
+class Abs(_MathFunc):
+    function = "ABS"
+
+
+class Ceil(_MathFunc):
+    function = "CEILING"
+
+
+class Floor(_MathFunc):
+    function = "FLOOR"
+
+
+class Sqrt(_MathFunc):
+    function = "SQRT"
+
+    def _resolve_output_field(self) -> Any:
+        source = super()._resolve_output_field()
+        return source if isinstance(source, f.DecimalField) else f.FloatField()
+
+
+class Round(BackendFunc):
+    function = "ROUND"
+
+    def __init__(self, expression: Any, precision: int = 0, **extra: Any) -> None:
+        super().__init__(expression, _literal(precision), **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return self.source_expressions[0]._output_field_or_none or f.FloatField()
+
+
+class Mod(BackendFunc):
+    function = "MOD"
+    arity = 2
+
+    def _resolve_output_field(self) -> Any:
+        return super()._resolve_output_field()
+
+
+class Power(BackendFunc):
+    function = "POWER"
+    arity = 2
+
+    def _resolve_output_field(self) -> Any:
+        source = super()._resolve_output_field()
+        return source if isinstance(source, f.DecimalField) else f.FloatField()
+
+
+class Now(BackendFunc):
+    """The current timestamp of the database transaction."""
+
+    template = "CURRENT_TIMESTAMP"
+
+    def _resolve_output_field(self) -> Any:
+        return f.DateTimeField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        return connection.ops.now_sql(), []
+
+
+# Date parts -----------------------------------------------------------------------------
+
+from dorm.models.lookups import (  # noqa: E402
+    Extract,
+    ExtractDay,
+    ExtractHour,
+    ExtractIsoWeekDay,
+    ExtractIsoYear,
+    ExtractMinute,
+    ExtractMonth,
+    ExtractQuarter,
+    ExtractSecond,
+    ExtractWeek,
+    ExtractWeekDay,
+    ExtractYear,
+    TruncDate,
+    TruncTime,
+)
+
+
+class Trunc(BackendFunc):
+    """Truncate a date/datetime to ``kind`` (year, quarter, month, week, day, hour, ...)."""
+
+    kind = ""
+    arity = 1
+
+    def __init__(self, expression: Any, kind: str | None = None, output_field: Any = None,
+                 **extra: Any) -> None:
+        if kind is not None:
+            self.kind = kind
+        if not self.kind:
+            raise ValueError("Trunc needs a kind ('year', 'month', 'day', ...).")
+        super().__init__(expression, output_field=output_field, **extra)
+
+    def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
+        source = self.source_expressions[0]._output_field_or_none
+        if isinstance(source, f.DateTimeField) and self.kind in ("year", "quarter", "month", "week", "day"):
+            return f.DateTimeField()
+        if not isinstance(source, (f.DateField, f.TimeField)):
+            raise FieldError(f"Cannot truncate {type(source).__name__}; use a date or datetime field.")
+        return source
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        source = self.source_expressions[0]._output_field_or_none
+        is_datetime = isinstance(source, f.DateTimeField)
+        return connection.ops.date_trunc_sql(self.kind, sql, is_datetime=is_datetime), params
+
+    def cache_key(self) -> Any:
+        key = self.source_expressions[0].cache_key()
+        return None if key is None else ("Trunc", self.kind, key)
+
+
+class TruncYear(Trunc):
+    kind = "year"
+
+
+class TruncQuarter(Trunc):
+    kind = "quarter"
+
+
+class TruncMonth(Trunc):
+    kind = "month"
+
+
+class TruncWeek(Trunc):
+    kind = "week"
+
+
+class TruncDay(Trunc):
+    kind = "day"
+
+
+class TruncHour(Trunc):
+    kind = "hour"
+
+
+class TruncMinute(Trunc):
+    kind = "minute"
+
+
+class TruncSecond(Trunc):
+    kind = "second"
+
+
+# Window functions -----------------------------------------------------------------------
+
+
+class _WindowFunc(BackendFunc):
+    window_compatible = True
+    contains_aggregate = False
+
+
+class RowNumber(_WindowFunc):
+    function = "ROW_NUMBER"
+    arity = 0
+
+    def _resolve_output_field(self) -> Any:
+        return f.IntegerField()
+
+
+class Rank(RowNumber):
+    function = "RANK"
+
+
+class DenseRank(RowNumber):
+    function = "DENSE_RANK"
+
+
+class PercentRank(_WindowFunc):
+    function = "PERCENT_RANK"
+    arity = 0
+
+    def _resolve_output_field(self) -> Any:
+        return f.FloatField()
+
+
+class CumeDist(PercentRank):
+    function = "CUME_DIST"
+
+
+class Ntile(_WindowFunc):
+    function = "NTILE"
+
+    def __init__(self, num_buckets: int = 1, **extra: Any) -> None:
+        if num_buckets <= 0:
+            raise ValueError("num_buckets must be greater than 0.")
+        super().__init__(_literal(num_buckets), **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return f.IntegerField()
+
+
+class _LagLead(_WindowFunc):
+    def __init__(self, expression: Any, offset: int = 1, default: Any = None, **extra: Any) -> None:
+        if offset is None or offset <= 0:
+            raise ValueError(f"{type(self).__name__} requires a positive integer for the offset.")
+        args = [expression, _literal(offset)]
+        if default is not None:
+            args.append(_literal(default))
+        super().__init__(*args, **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return self.source_expressions[0]._output_field_or_none
+
+
+class Lag(_LagLead):
+    function = "LAG"
+
+
+class Lead(_LagLead):
+    function = "LEAD"
+
+
+class FirstValue(_WindowFunc):
+    function = "FIRST_VALUE"
+    arity = 1
+
+
+class LastValue(_WindowFunc):
+    function = "LAST_VALUE"
+    arity = 1
+
+
+class NthValue(_WindowFunc):
+    function = "NTH_VALUE"
+
+    def __init__(self, expression: Any, nth: int = 1, **extra: Any) -> None:
+        if nth is None or nth <= 0:
+            raise ValueError("NthValue requires a positive integer as for nth.")
+        super().__init__(expression, _literal(nth), **extra)
+
+    def _resolve_output_field(self) -> Any:
+        return self.source_expressions[0]._output_field_or_none
+
+
+__all__ = [
+    "Abs",
+    "Case",
+    "Cast",
+    "Ceil",
+    "Coalesce",
+    "Concat",
+    "CumeDist",
+    "DenseRank",
+    "Extract",
+    "ExtractDay",
+    "ExtractHour",
+    "ExtractIsoWeekDay",
+    "ExtractIsoYear",
+    "ExtractMinute",
+    "ExtractMonth",
+    "ExtractQuarter",
+    "ExtractSecond",
+    "ExtractWeek",
+    "ExtractWeekDay",
+    "ExtractYear",
+    "FirstValue",
+    "Floor",
+    "Greatest",
+    "LTrim",
+    "Lag",
+    "LastValue",
+    "Lead",
+    "Least",
+    "Left",
+    "Length",
+    "Lower",
+    "Mod",
+    "Now",
+    "NthValue",
+    "Ntile",
+    "NullIf",
+    "PercentRank",
+    "Power",
+    "RTrim",
+    "Rank",
+    "Replace",
+    "Right",
+    "Round",
+    "RowNumber",
+    "Sqrt",
+    "StrIndex",
+    "Substr",
+    "Trim",
+    "Trunc",
+    "TruncDate",
+    "TruncDay",
+    "TruncHour",
+    "TruncMinute",
+    "TruncMonth",
+    "TruncQuarter",
+    "TruncSecond",
+    "TruncTime",
+    "TruncWeek",
+    "TruncYear",
+    "Upper",
+    "When",
+]

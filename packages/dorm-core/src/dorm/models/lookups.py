@@ -39,6 +39,16 @@ class Lookup(Expression):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.lhs!r}, {self.rhs!r})"
 
+    @property  # type: ignore[override]
+    def contains_aggregate(self) -> bool:
+        return bool(getattr(self.lhs, "contains_aggregate", False)) or bool(
+            self.rhs_is_expr and getattr(self.rhs, "contains_aggregate", False)
+        )
+
+    @contains_aggregate.setter
+    def contains_aggregate(self, value: bool) -> None:
+        pass
+
     @property
     def lhs_field(self) -> Any:
         return self.lhs._output_field_or_none

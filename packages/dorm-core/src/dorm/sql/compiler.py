@@ -91,7 +91,7 @@ class SQLCompiler:
                 fields.append(expr)
             n_fields = len(names)
         else:
-            base = query.base_table
+            base = query.base_alias
             for field in query.loaded_fields():
                 select.append((Col(base, field), None))
                 names.append(field.attname)
@@ -106,7 +106,7 @@ class SQLCompiler:
             tree = query.select_related
             if tree is True:
                 tree = _auto_select_related(query.meta, 0)
-            related = self._select_related_columns(tree, query.meta, query.base_table, (), select)
+            related = self._select_related_columns(tree, query.meta, query.base_alias, (), select)
         for alias, (sql, params) in query.extra_select.items():
             select.append((_RawCol(sql, params), alias))
             names.append(alias)
@@ -153,7 +153,8 @@ class SQLCompiler:
         query = self.query
         if query.order_by:
             ordering = query.order_by
-        elif query.default_ordering and query.model is not None:
+        elif query.default_ordering and query.model is not None and query.group_by is None:
+            # Meta.ordering does not apply to GROUP BY queries (Django >= 3.1).
             ordering = tuple(query.meta.ordering)
         else:
             ordering = ()
@@ -216,8 +217,15 @@ class SQLCompiler:
             if s:
                 parts.append(f"WHERE {s}")
                 params.extend(p)
+        order = self.get_order_by()
         group_by = query.get_group_by()
         if group_by:
+            group_by = list(group_by)
+            for o in order:
+                if not isinstance(o, _Random) and not getattr(o, "contains_aggregate", False):
+                    group_by.extend(
+                        c for c in o.get_group_by_cols() if not isinstance(c, Ref)
+                    )
             gb_sql, seen = [], set()
             for expr in group_by:
                 s, p = self.compile(expr)
@@ -233,7 +241,6 @@ class SQLCompiler:
             if s:
                 parts.append(f"HAVING {s}")
                 params.extend(p)
-        order = self.get_order_by()
         if order:
             o_sql = []
             for o in order:
@@ -273,7 +280,7 @@ class SQLCompiler:
         result = []
         for name in self.query.select_for_update_of:
             if name == "self":
-                result.append(self.quote_name(self.query.base_table))  # type: ignore[arg-type]
+                result.append(self.quote_name(self.query.base_alias))
             else:
                 alias = self.query.joins.get(name)
                 if alias is None:
@@ -286,6 +293,8 @@ class SQLCompiler:
     def get_from_clause(self, params: list[Any]) -> str:
         query = self.query
         sql = self.quote_name(query.base_table)  # type: ignore[arg-type]
+        if query.base_alias != query.base_table:
+            sql += " " + self.quote_name(query.base_alias)
         for join in query.joins.values():
             s, p = join.as_sql(self, self.connection)
             sql += " " + s
@@ -334,13 +343,16 @@ class SQLCompiler:
             o_sql = []
             for item in query.order_by:
                 name = item.lstrip("-") if isinstance(item, str) else None
+                if name == "pk" and name not in plan.names and query.model is not None:
+                    name = query.meta.pk.attname  # first()/last() order a union by pk
                 if name is None or name not in plan.names:
                     raise FieldError(
                         f"ORDER BY term {item!r} of a compound statement must be one of the "
                         f"selected columns: {', '.join(plan.names)}."
                     )
                 index = plan.names.index(name) + 1
-                o_sql.append(f"{index} {'DESC' if item.startswith('-') else 'ASC'}")
+                descending = item.startswith("-") == query.standard_ordering  # reverse()
+                o_sql.append(f"{index} {'DESC' if descending else 'ASC'}")
             sql += " ORDER BY " + ", ".join(o_sql)
         if with_limits and query.is_sliced:
             sql += " " + self.ops.limit_offset_sql(query.low_mark, query.high_mark)

@@ -78,7 +78,7 @@ class JoinsMixin:
         return False
 
     def _new_alias(self, table: str) -> str:
-        used = {self.base_table, *self.joins}
+        used = {self.base_table, self.base_alias, *self.joins}  # type: ignore[attr-defined]
         if table not in used:
             return table
         n = len(used) + 1
@@ -158,7 +158,7 @@ class JoinsMixin:
     def setup_relation_joins(self, names: list[str], allow_joins: bool = True) -> tuple[Any, str, list[str]]:
         """Resolve a lookup path that starts with a relation; returns (field, alias, rest)."""
         meta = self.meta  # type: ignore[attr-defined]
-        alias = self.base_table or ""
+        alias = self.base_alias  # type: ignore[attr-defined]
         path: tuple[str, ...] = ()
         self._last_path_nullable = False
         for index, name in enumerate(names):

@@ -32,6 +32,8 @@ class Query(JoinsMixin):
     def __init__(self, model: type[Model] | None) -> None:
         self.model = model
         self.base_table = model._meta.db_table if model is not None else None
+        # The alias the base table goes by (differs from the table name in subqueries).
+        self.base_alias: str = self.base_table or ""
         self.where = WhereNode()
         self.order_by: tuple[Any, ...] = ()
         self.default_ordering = True
@@ -121,7 +123,7 @@ class Query(JoinsMixin):
             raise FieldError(self._unknown_field_message(name)) from None
         if getattr(field, "is_relation", False) and hasattr(self, "setup_relation_joins"):
             return self.setup_relation_joins(names, allow_joins)  # type: ignore[no-any-return]
-        return field, self.base_table or "", list(names[1:])
+        return field, self.base_alias or "", list(names[1:])
 
     def _unknown_field_message(self, name: str) -> str:
         choices = sorted({f.name for f in self.meta.get_fields()} | set(self.annotations) | {"pk"})
@@ -258,7 +260,7 @@ class Query(JoinsMixin):
         inner.values_select = (self.meta.pk.attname,)
         inner.annotation_select_mask = set()
         inner.default_ordering = False
-        return In(Col(self.base_table, self.meta.pk), inner)
+        return In(Col(self.base_alias, self.meta.pk), inner)
 
     def build_where(self, q: Any, allow_joins: bool = True, negated: bool = False,
                     branch_or: bool = False) -> Any:
@@ -527,19 +529,17 @@ class Query(JoinsMixin):
         """GROUP BY expressions implied by aggregate annotations (Django's rules)."""
         if self.group_by is None:
             return None
-        if self.group_by is True:
+        if self.group_by is True or self.group_by == "model":
             cols: list[Any] = []
-            if self.values_select is not None:
+            if self.values_select is not None and self.group_by is True:
                 for name in self.values_select:
                     if name in self.annotations:
                         continue
                     cols.append(self.resolve_ref(name))
             else:
-                cols.extend(Col(self.base_table, f) for f in self.meta.concrete_fields)
+                cols.extend(Col(self.base_alias, f) for f in self.meta.concrete_fields)
             for alias, annotation in self.annotations.items():
-                if not self._annotation_selected(alias) and not getattr(
-                    annotation, "contains_aggregate", False
-                ):
+                if not self._annotation_selected(alias):
                     continue
                 if not getattr(annotation, "contains_aggregate", False):
                     cols.extend(annotation.get_group_by_cols())
@@ -547,7 +547,9 @@ class Query(JoinsMixin):
         return tuple(self.group_by)
 
     def set_group_by(self) -> None:
-        self.group_by = True
+        """Group for an aggregate annotation: by the values() fields when values() came
+        first, else by the model's fields (one group per row), as Django."""
+        self.group_by = True if self.values_select is not None else "model"
 
     # Combinators ---------------------------------------------------------------------
 

@@ -159,9 +159,10 @@ class BaseDatabaseOperations:
         return f"JSON_TYPE({sql}, %s) IS NOT NULL", [self.json_path(keys)]
 
     def json_key_is_json_null_sql(self, sql: str) -> str:
-        # `sql` is the JSON_EXTRACT of the key; a JSON null extracts to SQL NULL, so also
-        # require the key to exist.
-        return f"({sql} IS NULL AND JSON_TYPE({sql[len('JSON_EXTRACT(') : -1]}) = 'null')"
+        # `sql` is the JSON_EXTRACT of the key; a JSON null extracts to SQL NULL, so ask
+        # JSON_TYPE instead (SQL NULL when the key is missing). The key path parameter is
+        # used once, as in `sql`.
+        return f"JSON_TYPE({sql[len('JSON_EXTRACT(') : -1]}) = 'null'"
 
     def json_key_value_sql(self) -> str:
         return "JSON_EXTRACT(%s, '$')"
@@ -186,8 +187,24 @@ class BaseDatabaseOperations:
     def datetime_cast_time_sql(self, sql: str) -> str:
         return f"CAST({sql} AS time)"
 
-    def date_trunc_sql(self, lookup_type: str, sql: str) -> str:
+    def date_trunc_sql(self, lookup_type: str, sql: str, is_datetime: bool = True) -> str:
         raise NotSupportedError(f"Truncating to {lookup_type!r} is not supported by this backend.")
+
+    # Functions ------------------------------------------------------------------------
+
+    #: Function class name -> SQL template (``%(expressions)s``) or a callable
+    #: ``(func, compiler, connection) -> (sql, params)`` replacing the default SQL.
+    function_templates: dict[str, Any] = {}
+
+    def concat_sql(self, parts: list[str]) -> str:
+        return "(" + " || ".join(parts) + ")"
+
+    def now_sql(self) -> str:
+        return "CURRENT_TIMESTAMP"
+
+    def cast_type(self, field: Any) -> str:
+        """The type name used in ``CAST(... AS <type>)`` for ``field``."""
+        return str(field.cast_db_type(self.connection))
 
     # Values going in ------------------------------------------------------------------
 
