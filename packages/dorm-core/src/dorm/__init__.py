@@ -10,6 +10,12 @@ Everything a model module needs is importable from here::
 
 from __future__ import annotations
 
+import pkgutil
+
+# Contrib distributions installed in editable (workspace) mode live in their own src/dorm
+# folders; extending dorm's path lets dorm.contrib find them (wheels share one folder).
+__path__ = pkgutil.extend_path(__path__, __name__)
+
 from dorm.conf import configure, settings
 from dorm.exceptions import (
     DatabaseError,
@@ -24,6 +30,11 @@ from dorm.exceptions import (
 )
 from dorm.models import *  # noqa: F403
 from dorm.models import __all__ as _models_all
+
+# Type checkers cannot evaluate dorm.models' computed __all__: star-import the field and
+# function modules (literal __all__) directly so `dorm.CharField` etc. are typed.
+from dorm.models.fields import *  # noqa: E402, F403
+from dorm.models.functions import *  # noqa: E402, F403
 
 __version__ = "0.1.0"
 
