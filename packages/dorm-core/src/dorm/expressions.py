@@ -107,8 +107,18 @@ class BaseExpression:
     contains_aggregate = False
     contains_over_clause = False
     filterable = True
-    conditional = False
     _output_field: Any = None
+
+    @property
+    def conditional(self) -> bool:
+        """Usable as a filter() condition: a boolean output (``Case(..., output_field=
+        BooleanField())``), as Django. Lookups, ``Exists`` and ``Q`` are always conditional."""
+        from dorm.models import fields as f
+
+        try:
+            return isinstance(self._output_field_or_none, f.BooleanField)
+        except (AttributeError, FieldError):  # unresolved F() sources, mixed types
+            return False
 
     def __init__(self, output_field: Any = None) -> None:
         if output_field is not None:
@@ -167,10 +177,9 @@ class BaseExpression:
 
     @property
     def _output_field_or_none(self) -> Any:
-        try:
-            return self.output_field
-        except FieldError:
-            return None
+        # None only when the type is unknown; a conflict (CharField + IntegerField) raises
+        # FieldError, as Django.
+        return self._resolve_output_field()
 
     def _resolve_output_field(self) -> Any:
         if self._output_field is not None:
@@ -181,7 +190,7 @@ class BaseExpression:
             return None
         first = sources[0]
         for other in sources[1:]:
-            if type(other) is not type(first):
+            if not isinstance(other, type(first)) and not isinstance(first, type(other)):
                 from dorm.models import fields as f
 
                 numeric = (f.IntegerField, f.FloatField, f.DecimalField)
@@ -199,7 +208,19 @@ class BaseExpression:
 
     def get_db_converters(self, connection: Any) -> list[Any]:
         field = self._output_field_or_none
-        return field.get_db_converters(connection) if field is not None else []
+        if field is None:
+            return []
+        converters = list(field.get_db_converters(connection))
+        # A computed value has its output field's Python type whatever the database returns
+        # (AVG(integer) is numeric on PostgreSQL, ROUND() a double on SQLite), as Django.
+        internal = field.get_internal_type()
+        if internal == "FloatField":
+            converters.append(_to_float)
+        elif internal.endswith("IntegerField") or internal.endswith("AutoField"):
+            converters.append(_to_int)
+        elif internal == "DecimalField" and not converters:
+            converters.append(_to_decimal)
+        return converters
 
     def get_group_by_cols(self) -> list[Any]:
         if not self.contains_aggregate:
@@ -227,6 +248,22 @@ class BaseExpression:
 
     def select_format(self, compiler: Any, sql: str, params: list[Any]) -> tuple[str, list[Any]]:
         return sql, params
+
+
+def _to_float(value: Any) -> Any:
+    return value if value is None or isinstance(value, float) else float(value)
+
+
+def _to_int(value: Any) -> Any:
+    return value if value is None or isinstance(value, int) else int(value)
+
+
+def _to_decimal(value: Any) -> Any:
+    if value is None or isinstance(value, decimal.Decimal):
+        return value
+    if isinstance(value, float):
+        return decimal.Context(prec=15).create_decimal_from_float(value)
+    return decimal.Decimal(str(value))
 
 
 class Expression(BaseExpression, Combinable):
@@ -491,13 +528,31 @@ class CombinedExpression(Expression):
             and isinstance(rhs, f.IntegerField)
         ):
             return f.IntegerField()
-        return super()._resolve_output_field()
+        try:
+            return super()._resolve_output_field()
+        except FieldError:
+            op = self.connector.replace("%%", "%")
+
+            def show(e: Any) -> str:
+                target = getattr(e, "target", None)  # a column: its field's name
+                return str(target.name) if target is not None else repr(e)
+
+            raise FieldError(
+                f"Cannot infer the type of {show(self.lhs)} {op} {show(self.rhs)}: {op!r} "
+                f"between {type(lhs).__name__} and {type(rhs).__name__}. Wrap it in "
+                "ExpressionWrapper(..., output_field=...)."
+            ) from None
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs_sql, lhs_params = compiler.compile(self.lhs)
         rhs_sql, rhs_params = compiler.compile(self.rhs)
         if self.connector == self.POW:
             return f"POWER({lhs_sql}, {rhs_sql})", [*lhs_params, *rhs_params]
+        if self.connector == self.DIV:
+            field = self._output_field_or_none
+            if field is not None and field.get_internal_type() == "DecimalField":
+                # A decimal quotient, never an integer division (SQLite stores 45.00 as 45).
+                lhs_sql = connection.ops.decimal_dividend_sql(lhs_sql)
         return f"({lhs_sql} {self.connector} {rhs_sql})", [*lhs_params, *rhs_params]
 
     def cache_key(self) -> Any:
@@ -733,6 +788,12 @@ def relabel(node: Any, change_map: dict[str, str]) -> Any:
                          node.negated)
     if hasattr(node, "relabeled_clone") and not isinstance(node, BaseExpression):
         return node.relabeled_clone(change_map)
+    if isinstance(node, Subquery):
+        # A nested subquery's references to this query's tables (resolved OuterRefs).
+        c = node.copy()
+        c.query.where = relabel(c.query.where, change_map)
+        c.query.annotations = {k: relabel(v, change_map) for k, v in c.query.annotations.items()}
+        return c
     if isinstance(node, BaseExpression):
         c = node.copy()
         sources = c.get_source_expressions()
@@ -753,9 +814,20 @@ def resolve_outer_refs(node: Any, outer: Any) -> Any:
 
     if isinstance(node, ResolvedOuterRef):
         return outer.resolve_ref(node.name)
+    if isinstance(node, OuterRef):
+        # OuterRef(OuterRef("x")) of a nested subquery: one level further out now.
+        return node.resolve_expression()
     if isinstance(node, WhereNode):
         return WhereNode([resolve_outer_refs(c, outer) for c in node.children], node.connector,
                          node.negated)
+    if isinstance(node, Subquery):
+        # A nested subquery: its references to the query ``outer`` is the outer query of.
+        c = node.copy()
+        c.query.where = resolve_outer_refs(c.query.where, outer)
+        c.query.annotations = {
+            k: resolve_outer_refs(v, outer) for k, v in c.query.annotations.items()
+        }
+        return c
     if isinstance(node, BaseExpression):
         sources = node.get_source_expressions()
         if not sources and not (hasattr(node, "filter") and getattr(node, "filter", None) is not None):

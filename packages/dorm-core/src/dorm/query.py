@@ -20,6 +20,7 @@ from dorm.exceptions import (
     NotSupportedError,
 )
 from dorm.expressions import Col
+from dorm.models.fields import LOOKUP_CHANGE_HOOKS
 from dorm.models.query_utils import Q
 from dorm.sql.compiler import (
     SQLCompiler,
@@ -40,16 +41,32 @@ REPR_OUTPUT_SIZE = 20
 MODEL, VALUES, VALUES_LIST, FLAT, NAMED = range(5)
 
 
-def _connections() -> Any:
-    from dorm.db import async_connections, connections
+_CONNECTIONS: tuple[Any, Any] | None = None
+_ROUTER: Any = None
 
-    return connections, async_connections
+
+def _router() -> Any:
+    global _ROUTER
+    if _ROUTER is None:  # imported once: ``QuerySet.db`` sits on every query's path
+        from dorm.db import router
+
+        _ROUTER = router
+    return _ROUTER
+
+
+def _connections() -> Any:
+    global _CONNECTIONS
+    if _CONNECTIONS is None:  # imported once: this sits on every query's path
+        from dorm.db import async_connections, connections
+
+        _CONNECTIONS = (connections, async_connections)
+    return _CONNECTIONS
 
 
 class _RowBuilder:
     """Turns raw rows into instances / dicts / tuples per a compiled ``SelectPlan``."""
 
-    __slots__ = ("db", "fields_names", "kind", "model", "plan")
+    __slots__ = ("db", "fields_names", "kind", "known", "model", "plan")
 
     def __init__(
         self, kind: int, plan: Any, model: Any, db: str, names: Sequence[str] | None
@@ -59,18 +76,23 @@ class _RowBuilder:
         self.model = model
         self.db = db
         self.fields_names = names
+        # {fk field: instance} of a related manager (``author.books``): set on each row built.
+        self.known: dict[Any, Any] | None = None
 
     def build(self, rows: Iterable[Sequence[Any]]) -> list[Any]:
         plan = self.plan
         convs = plan.converters
-        if convs:
+        if convs and (self.kind != MODEL or plan.related):
             rows = [_convert(row, convs) for row in rows]
+            convs = ()
         kind = self.kind
         names = plan.names
         if kind == MODEL:
-            objs = _build_instances(self.model, names, rows, self.db)
+            objs = _build_instances(self.model, names, rows, self.db, convs)
             if plan.related:
                 _populate_related(objs, rows, plan.related, self.db)
+            if self.known:
+                _attach_known(objs, self.known)
             return objs
         if kind == VALUES:
             return [dict(zip(names, row, strict=False)) for row in rows]
@@ -80,6 +102,76 @@ class _RowBuilder:
             tuple_cls = namedtuple("Row", names, rename=True)  # type: ignore[misc]
             return [tuple_cls._make(row) for row in rows]
         return [tuple(row) for row in rows]
+
+
+_MODEL_STATE: Any = None
+#: (column names, converter layout) -> generated function building instances from rows.
+_INSTANCE_FACTORIES: dict[Any, Any] = {}
+#: (column names, converters) -> (factory, flat converter tuple) or None: the hot lookup.
+_FACTORY_BY_CONVERTERS: dict[Any, Any] = {}
+
+
+def _instance_factory(names: tuple[str, ...], convs: Any) -> Any:
+    """``(build, converters)``: a function building model instances from rows of ``names``.
+
+    The function is generated once per column set and converter layout (the converters are
+    passed at call time), so a row costs one dict display instead of a list copy, a
+    converter loop and a ``dict.update``. ``None`` for layouts it does not handle (the
+    generic path runs).
+    """
+    key = (names, convs)
+    try:
+        return _FACTORY_BY_CONVERTERS[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable converter: no first-level caching
+        key = None
+    layout = tuple((index, len(funcs)) for index, funcs in convs) if convs else ()
+    layout_key = (names, layout)
+    if layout_key in _INSTANCE_FACTORIES:
+        factory = _INSTANCE_FACTORIES[layout_key]
+    else:
+        if len(_INSTANCE_FACTORIES) >= 4096:
+            _INSTANCE_FACTORIES.clear()
+        factory = _INSTANCE_FACTORIES[layout_key] = _generate_instance_factory(names, layout)
+    entry = None
+    if factory is not None:
+        entry = (factory, tuple(func for _index, fs in convs for func in fs) if convs else ())
+    if key is not None:
+        if len(_FACTORY_BY_CONVERTERS) >= 4096:
+            _FACTORY_BY_CONVERTERS.clear()
+        _FACTORY_BY_CONVERTERS[key] = entry
+    return entry
+
+
+def _generate_instance_factory(names: tuple[str, ...], layout: Any) -> Any:
+    wrapped: dict[int, str] = {}
+    funcs: list[str] = []
+    for index, count in layout:
+        if index in wrapped or index >= len(names):
+            return None
+        expr = f"row[{index}]"
+        for _ in range(count):
+            funcs.append(f"_c{len(funcs)}")
+            expr = f"{funcs[-1]}({expr})"
+        wrapped[index] = expr
+    items = [f"{name!r}: {wrapped.get(i, f'row[{i}]')}" for i, name in enumerate(names)]
+    items.append("'_state': _State(_db, False)")
+    unpack = f"    {', '.join(funcs)}, = _funcs\n" if funcs else ""
+    source = (
+        "def build(rows, _new, _cls, _State, _db, _funcs):\n"
+        f"{unpack}"
+        "    result = []\n"
+        "    append = result.append\n"
+        "    for row in rows:\n"
+        "        obj = _new(_cls)\n"
+        f"        obj.__dict__ = {{{', '.join(items)}}}\n"
+        "        append(obj)\n"
+        "    return result\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<dorm instance factory>", "exec"), namespace)
+    return namespace["build"]
 
 
 def _convert(row: Sequence[Any], convs: Any) -> list[Any]:
@@ -93,23 +185,52 @@ def _convert(row: Sequence[Any], convs: Any) -> list[Any]:
 
 
 def _build_instances(
-    model: Any, names: tuple[str, ...], rows: Iterable[Sequence[Any]], db: str
+    model: Any, names: tuple[str, ...], rows: Iterable[Sequence[Any]], db: str, convs: Any = ()
 ) -> list[Any]:
-    from dorm.models.base import ModelState
+    """Instances from ``rows``; ``convs`` (a plan's converters) not yet applied to the rows."""
+    global _MODEL_STATE
+    if _MODEL_STATE is None:  # imported once: this sits on every query's path
+        from dorm.models.base import ModelState
 
-    new = object.__new__
-    result = []
-    append = result.append
-    for row in rows:
-        obj = new(model)
-        d = obj.__dict__
-        d.update(zip(names, row, strict=False))
-        d["_state"] = ModelState(db, False)
-        append(obj)
+        _MODEL_STATE = ModelState
+    ModelState = _MODEL_STATE
+    if convs and signals.pre_init.has_listeners:
+        rows = [_convert(row, convs) for row in rows]
+        convs = ()
+    factory = _instance_factory(names, convs)
+    if factory is None and convs:
+        rows = [_convert(row, convs) for row in rows]
+    if signals.pre_init.has_listeners:
+        # As Django, loading an instance sends pre_init (with the row as ``args``).
+        rows = list(rows)
+        for row in rows:
+            signals.pre_init.send(sender=model, args=tuple(row), kwargs={})
+    if factory is not None:
+        build, funcs = factory
+        result: list[Any] = build(rows, object.__new__, model, ModelState, db, funcs)
+    else:
+        new = object.__new__
+        result = []
+        append = result.append
+        for row in rows:
+            obj = new(model)
+            d = obj.__dict__
+            d.update(zip(names, row, strict=False))
+            d["_state"] = ModelState(db, False)
+            append(obj)
     if signals.post_init.has_listeners:
         for obj in result:
             signals.post_init.send(sender=model, instance=obj)
     return result
+
+
+def _attach_known(objs: list[Any], known: dict[Any, Any]) -> None:
+    """``author.books.all()``: each book's ``author`` is that very author (no query)."""
+    for field, instance in known.items():
+        value = getattr(instance, field.target_field.attname)
+        for obj in objs:
+            if obj.__dict__.get(field.attname) == value:
+                obj._state.fields_cache[field.name] = instance
 
 
 def _populate_related(objs: list[Any], rows: Any, sections: tuple[Any, ...], db: str) -> None:
@@ -118,8 +239,11 @@ def _populate_related(objs: list[Any], rows: Any, sections: tuple[Any, ...], db:
 
     new = object.__new__
     for field, model, start, end, attnames, pk_index, nested in sections:
-        name = field.name
-        reverse_name = field.remote_field.get_accessor_name() if field.one_to_one else None
+        if not getattr(field, "concrete", True):  # the reverse side of a one-to-one
+            name, reverse_name = field.get_accessor_name(), field.field.name
+        else:
+            name = field.name
+            reverse_name = field.remote_field.get_accessor_name() if field.one_to_one else None
         children = []
         child_rows = []
         for obj, row in zip(objs, rows, strict=False):
@@ -170,7 +294,7 @@ class QuerySet(Generic[M]):
 
     def _clone(self) -> QuerySet[M]:
         c = object.__new__(type(self))
-        c.__dict__.update(self.__dict__)
+        c.__dict__ = self.__dict__.copy()  # one C-level copy (hot: every chained call)
         c._query = self._query.clone()
         c._result_cache = None
         c._prefetch_done = False
@@ -184,8 +308,7 @@ class QuerySet(Generic[M]):
         """The alias this query runs on (router-chosen unless ``using()`` was called)."""
         if self._db:
             return self._db
-        from dorm.db import router
-
+        router = _router()
         if self._for_write:
             return router.db_for_write(self.model, **self._hints)
         return router.db_for_read(self.model, **self._hints)
@@ -225,7 +348,15 @@ class QuerySet(Generic[M]):
         if len(args) == 0 and len(kwargs) == 1 and not negate:
             # Fast path for the most common call: one keyword condition.
             ((key, value),) = kwargs.items()
-            c._query.add_filter(key, value)
+            query = c._query
+            node = _plain_filter(query, key, value)
+            if node is None:
+                before = (len(query.joins), len(query.where.children))
+                query.add_filter(key, value)
+                _learn_plain_filter(query, key, value, before)
+            else:  # what Query.add_filter does, with the lookup already built
+                query._filter_call += 1
+                query.where = query.where.add(node)
             return c
         q = Q(*args, **kwargs)
         if negate:
@@ -266,7 +397,7 @@ class QuerySet(Generic[M]):
         c._kind = VALUES
         return c
 
-    def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> QuerySet[Any]:
+    def values_list(self, *fields: Any, flat: bool = False, named: bool = False) -> QuerySet[Any]:
         """Rows as tuples; ``flat=True`` for single values, ``named=True`` for namedtuples."""
         if flat and named:
             raise TypeError("'flat' and 'named' can't be used together.")
@@ -274,7 +405,19 @@ class QuerySet(Generic[M]):
             raise TypeError(
                 "'flat' is not valid when values_list is called with more than one field."
             )
-        c = self._values(fields, {})
+        names, expressions = [], {}
+        for index, field in enumerate(fields, start=1):
+            if hasattr(field, "resolve_expression"):
+                # values_list("id", Lower("name")): an expression under a generated name.
+                try:
+                    prefix = getattr(field, "default_alias", None) or type(field).__name__
+                except TypeError:
+                    prefix = type(field).__name__
+                field_id = f"{prefix.lower()}{index}"
+                expressions[field_id] = field
+                field = field_id
+            names.append(field)
+        c = self._values(names, expressions)
         c._kind = FLAT if flat else NAMED if named else VALUES_LIST
         return c
 
@@ -285,7 +428,8 @@ class QuerySet(Generic[M]):
             if not hasattr(expr, "resolve_expression"):
                 raise TypeError(f"values() argument {alias!r} must be an expression.")
             c._query.add_annotation(expr, alias)
-            names.append(alias)
+            if alias not in names:
+                names.append(alias)
         c._query.set_values(names)
         c._fields = tuple(names)
         return c
@@ -369,7 +513,8 @@ class QuerySet(Generic[M]):
                 raise TypeError(f"QuerySet.annotate() received a non-expression: {alias}={expr!r}.")
             c._query.add_annotation(expr, alias, select=select)
             if getattr(c._query.annotations[alias], "contains_aggregate", False):
-                if c._query.group_by is None:
+                # values(...).annotate(<aggregate>) regroups by the values() fields (Django).
+                if c._query.group_by is None or c._query.values_select is not None:
                     c._query.set_group_by()
         if c._kind != MODEL and select and c._fields is not None:
             c._fields = (*c._fields, *[a for a in annotations if a not in c._fields])
@@ -496,7 +641,9 @@ class QuerySet(Generic[M]):
 
     def _compile(self, conn: Any) -> tuple[str, list[Any], _RowBuilder]:
         sql, params, plan = SQLCompiler(self._query, conn).cached_select()
-        return sql, params, _RowBuilder(self._kind, plan, self.model, conn.alias, self._fields)
+        builder = _RowBuilder(self._kind, plan, self.model, conn.alias, self._fields)
+        builder.known = self.__dict__.get("_known_related_objects")
+        return sql, params, builder
 
     def _fetch(self) -> list[Any]:
         connections, _ = _connections()
@@ -685,9 +832,24 @@ class QuerySet(Generic[M]):
 
     def get(self, *args: Any, **kwargs: Any) -> M:
         """The single object matching the lookup; ``DoesNotExist``/``MultipleObjectsReturned``."""
+        if not args and len(kwargs) == 1 and type(self) is QuerySet:
+            connections, _ = _connections()
+            conn = connections[self.db]
+            fast = _pk_get(self, conn, kwargs)
+            if fast is not None:
+                sql, params, builder = fast
+                return self._get_result(builder.build(conn.fetchall(sql, params)), args, kwargs)
         return self._get_result(self._get_qs(args, kwargs)._fetch(), args, kwargs)
 
     async def aget(self, *args: Any, **kwargs: Any) -> M:
+        if not args and len(kwargs) == 1 and type(self) is QuerySet:
+            _, async_connections = _connections()
+            conn = async_connections[self.db]
+            fast = _pk_get(self, conn, kwargs)
+            if fast is not None:
+                sql, params, builder = fast
+                rows = await conn.fetchall(sql, params)
+                return self._get_result(builder.build(rows), args, kwargs)
         return self._get_result(await self._get_qs(args, kwargs)._afetch(), args, kwargs)
 
     def _first_qs(self, reverse: bool) -> QuerySet[M]:
@@ -836,8 +998,9 @@ class QuerySet(Generic[M]):
             query.annotation_select_mask = set(aggregates)
             query.values_select = tuple(aggregates)
             return query, list(aggregates)
-        inner.order_by = ()
-        inner.default_ordering = False
+        if not inner.is_sliced:  # a slice's rows depend on the ordering
+            inner.order_by = ()
+            inner.default_ordering = False
         outer = AggregateQuery(self.model, inner)
         # Aggregate over the rows of the inner query: every column the aggregates read is
         # selected by the inner query under a generated alias and referenced from outside.
@@ -894,9 +1057,7 @@ class QuerySet(Generic[M]):
     def _write_alias(self) -> str:
         if self._db:
             return self._db
-        from dorm.db import router
-
-        return router.db_for_write(self.model, **self._hints)
+        return _router().db_for_write(self.model, **self._hints)
 
     def create(self, **kwargs: Any) -> M:
         """Create and save an object in one step."""
@@ -1052,7 +1213,7 @@ class QuerySet(Generic[M]):
         update_fields: Sequence[str] | None,
         unique_fields: Sequence[str] | None,
     ) -> Any:
-        from dorm.models.fields import DATABASE_DEFAULT, AutoField
+        from dorm.models.fields import DATABASE_DEFAULT, AutoField, Field
 
         if batch_size is not None and batch_size <= 0:
             raise ValueError("Batch size must be a positive integer.")
@@ -1083,7 +1244,7 @@ class QuerySet(Generic[M]):
         if not objs:
             return objs
         for obj in objs:
-            if obj._meta.label != meta.label:
+            if obj._meta is not meta and obj._meta.label != meta.label:
                 raise TypeError(
                     f"bulk_create() got a {type(obj).__name__}, expected {meta.object_name}."
                 )
@@ -1095,7 +1256,20 @@ class QuerySet(Generic[M]):
             if o.__dict__.get(pk.attname) is not None or not isinstance(pk, AutoField)
         ]
         without_pk = [o for o in objs if o not in with_pk] if len(with_pk) != len(objs) else []
+        # Objects leaving different db_default fields to the database need different column
+        # lists: insert them in separate groups.
+        db_fields = [f for f in meta.concrete_fields if f.has_db_default()]
+        groups = []
         for group, include_pk in ((with_pk, True), (without_pk, False)):
+            if not db_fields:  # one group: no per-object key to build
+                groups.append((group, include_pk))
+                continue
+            by_default: dict[tuple[bool, ...], list[Any]] = {}
+            for o in group:
+                key = tuple(o.__dict__.get(f.attname) is DATABASE_DEFAULT for f in db_fields)
+                by_default.setdefault(key, []).append(o)
+            groups.extend((g, include_pk) for g in by_default.values())
+        for group, include_pk in groups:
             if not group:
                 continue
             fields = [f for f in meta.concrete_fields if include_pk or f is not pk]
@@ -1122,15 +1296,21 @@ class QuerySet(Generic[M]):
                 update_fields=update_fields,
                 unique_fields=unique_fields,
             )
+            # Field.pre_save is a plain __dict__ read: do it inline (hot loop, rows x fields).
+            getters = [
+                (f.attname if type(f).pre_save is Field.pre_save else None, f.pre_save,
+                 f.get_db_prep_save)
+                for f in fields
+            ]
             for start in range(0, len(group), size):
                 batch = group[start : start + size]
                 params: list[Any] = []
+                append = params.append
                 for obj in batch:
-                    for f in fields:
-                        value = f.pre_save(obj, True)
-                        params.append(
-                            f.get_db_prep_save(value, conn) if value is not None else None
-                        )
+                    d = obj.__dict__
+                    for attname, pre_save, prep in getters:
+                        value = d.get(attname) if attname is not None else pre_save(obj, True)
+                        append(prep(value, conn) if value is not None else None)
                 sql = compiler.sql_for_rows(len(batch))
                 if returning:
                     rows = yield ("fetchall", sql, params)
@@ -1475,6 +1655,163 @@ def _aggregate_result(query: Any, names: list[str], row: Any, plan: Any) -> dict
     return result
 
 
+#: Values whose ``filter(field=value)`` lookup can be rebuilt from a cached resolution.
+_PLAIN_FILTER_TYPES = frozenset({int, str, bool, float})
+#: (model, base alias, key, value type) -> (lookup class, alias, field) or False.
+_PLAIN_FILTERS: dict[Any, Any] = {}
+LOOKUP_CHANGE_HOOKS.append(_PLAIN_FILTERS.clear)  # register_lookup() changes resolutions
+
+
+def _plain_filter(query: Query, key: str, value: Any) -> Any:
+    """The lookup ``filter(key=value)`` adds, for a local-field key seen before; else None.
+
+    ``Query.build_filter`` resolves the key (field, lookup class, transforms, joins) on every
+    call; for a plain value on a local concrete field that resolution never changes, so it is
+    learnt once (from a lookup the general path built) and the lookup is rebuilt directly.
+    """
+    if value.__class__ not in _PLAIN_FILTER_TYPES or type(query) is not Query or query.annotations:
+        return None
+    entry = _PLAIN_FILTERS.get((query.model, query.base_alias, key, value.__class__))
+    if not entry:
+        return None
+    lookup_class, alias, field = entry
+    return lookup_class(Col(alias, field), value)
+
+
+def _learn_plain_filter(query: Query, key: str, value: Any, before: tuple[int, int]) -> None:
+    """Remember how ``key`` resolved if the lookup just added can be rebuilt from it.
+
+    ``before``: the number of joins and of WHERE children before ``add_filter``; exactly one
+    more child and no new join means the added node is the lookup itself.
+    """
+    from dorm.models.lookups import Lookup
+
+    if value.__class__ not in _PLAIN_FILTER_TYPES or type(query) is not Query or query.annotations:
+        return
+    cache_key = (query.model, query.base_alias, key, value.__class__)
+    if cache_key in _PLAIN_FILTERS:
+        return
+    node = query.where.children[-1] if query.where.children else None
+    lhs = getattr(node, "lhs", None)
+    entry: Any = False
+    if (
+        isinstance(node, Lookup)
+        and not node.rhs_is_expr
+        and type(lhs) is Col
+        and lhs.alias == query.base_alias
+        and lhs.target is lhs._output_field
+        and getattr(lhs.target, "concrete", False)
+        and not getattr(lhs.target, "is_relation", False)
+        and (len(query.joins), len(query.where.children) - 1) == before
+    ):
+        twin = type(node)(Col(lhs.alias, lhs.target), value)
+        if (
+            type(twin.rhs) is type(node.rhs)
+            and twin.rhs == node.rhs
+            and twin.cache_key() == node.cache_key()
+        ):
+            entry = (type(node), lhs.alias, lhs.target)
+    if len(_PLAIN_FILTERS) >= 4096:
+        _PLAIN_FILTERS.clear()
+    _PLAIN_FILTERS[cache_key] = entry
+
+
+#: Value types ``get(pk=value)`` takes the fast path for (others go the general way).
+_PK_GET_TYPES = frozenset({int, str})
+_NO_DEFERRED: tuple[frozenset[str], bool] = (frozenset(), True)
+#: (model, lookup key, value type, ops class, vendor) -> (sql, plan, pk, builders) or False.
+_PK_GET_CACHE: dict[Any, Any] = {}
+
+
+def _reset_on_reconfigure() -> None:
+    from dorm.conf import settings
+
+    # Cached plans carry converters that depend on settings (USE_TZ), as the compiler's.
+    settings.on_change(_PK_GET_CACHE.clear)
+    # A re-registered ``exact`` lookup changes the statement.
+    LOOKUP_CHANGE_HOOKS.append(_PK_GET_CACHE.clear)
+
+
+_reset_on_reconfigure()
+
+
+def _pk_get(qs: QuerySet[Any], conn: Any, kwargs: dict[str, Any]) -> Any:
+    """``(sql, params, builder)`` for ``get(pk=value)`` on an unfiltered queryset, else None.
+
+    The statement is the one the general path compiles (the first call compiles it that
+    way and checks the parameter agrees); later calls only prepare the value, skipping the
+    per-call Query, lookup and shape-key building. Shared by ``get`` and ``aget``.
+    """
+    ((key, value),) = kwargs.items()
+    q = qs._query
+    if (
+        value.__class__ not in _PK_GET_TYPES
+        or qs._kind != MODEL
+        or qs._prefetch_related_lookups
+        or type(q) is not Query
+        or q.where
+        or q.low_mark
+        or q.high_mark is not None
+        or q.distinct
+        or q.values_select is not None
+        or q.annotations
+        or q.joins
+        or q.extra_select
+        or q.group_by is not None
+        or q.combinator
+        or q.select_for_update
+        or q.select_related
+        or q.deferred_loading != _NO_DEFERRED
+        or q.base_alias != q.base_table
+    ):
+        return None
+    model = qs.model
+    cache_key = (model, key, value.__class__, type(conn.ops), conn.vendor)
+    entry = _PK_GET_CACHE.get(cache_key)
+    if entry is None:
+        entry = _pk_get_entry(qs, conn, key, value)
+        if len(_PK_GET_CACHE) >= 1024:
+            _PK_GET_CACHE.clear()
+        _PK_GET_CACHE[cache_key] = entry
+    if entry is False:
+        return None
+    sql, plan, field, builders = entry
+    param = field.get_db_prep_value(field.get_prep_value(value), conn, prepared=True)
+    builder = builders.get(conn.alias)
+    if builder is None:  # builders are not mutated by build(): one per alias is enough
+        builder = builders[conn.alias] = _RowBuilder(MODEL, plan, model, conn.alias, None)
+    return sql, [param], builder
+
+
+def _pk_get_entry(qs: QuerySet[Any], conn: Any, key: str, value: Any) -> Any:
+    """Compile ``get(key=value)`` the general way; cache it only if it is a plain pk lookup."""
+    from dorm.models.lookups import Exact
+    from dorm.sql.where import WhereNode
+
+    pk = qs.model._meta.pk
+    names = {"pk", pk.name, pk.attname}
+    if getattr(pk, "is_relation", False) or key.removesuffix("__exact") not in names:
+        return False
+    try:
+        general = qs._get_qs((), {key: value})
+        sql, params, builder = general._compile(conn)
+    except EmptyResultSet:
+        return False
+    where = general._query.where
+    children = where.children if type(where) is WhereNode else ()
+    if (
+        len(children) != 1
+        or type(children[0]) is not Exact
+        or getattr(children[0].lhs, "target", None) is not pk
+        or builder.plan.related
+    ):
+        return False
+    expected = pk.get_db_prep_value(pk.get_prep_value(value), conn, prepared=True)
+    if len(params) != 1 or type(params[0]) is not type(expected) or params[0] != expected:
+        return False
+    return sql, builder.plan, pk, {}
+
+
 def _describe_lookup(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return ", ".join(parts) if parts else "no lookup"
@@ -1533,7 +1870,9 @@ class RawQuerySet(Generic[M]):
                 if funcs:
                     converters.append((index, tuple(funcs)))
         if meta.pk.attname not in names:
-            raise FieldError("Raw query must include the primary key")
+            from dorm.exceptions import FieldDoesNotExist
+
+            raise FieldDoesNotExist("Raw query must include the primary key")  # as Django
         if converters:
             rows = [_convert(row, converters) for row in rows]
         return _build_instances(self.model, tuple(names), rows, conn.alias)

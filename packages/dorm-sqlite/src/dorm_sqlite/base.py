@@ -12,6 +12,7 @@ from dorm.db.backends.base import BaseDatabaseWrapper, format_to_qmark
 from dorm.exceptions import ImproperlyConfigured
 from dorm_sqlite.features import DatabaseFeatures
 from dorm_sqlite.operations import DatabaseOperations
+from dorm_sqlite.schema import DatabaseSchemaEditor
 
 #: OPTIONS this backend understands, with defaults for file databases.
 OPTION_DEFAULTS: dict[str, Any] = {
@@ -25,6 +26,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "cached_statements": 256,
     "init_command": None,
     "pool": None,
+    # Not used by this backend: read by dorm.contrib.circuit_breaker (dorm-resilience).
+    "circuit_breaker": None,
 }
 _TRANSACTION_MODES = {"DEFERRED", "IMMEDIATE", "EXCLUSIVE"}
 _JOURNAL_MODES = {"DELETE", "TRUNCATE", "PERSIST", "MEMORY", "WAL", "OFF"}
@@ -139,6 +142,7 @@ class SQLiteInfo:
     display_name = "SQLite"
     features_class = DatabaseFeatures
     ops_class = DatabaseOperations
+    schema_editor_class = DatabaseSchemaEditor
     data_types = {
         "AutoField": "integer",
         "BigAutoField": "integer",

@@ -18,6 +18,7 @@ class DatabaseFeatures(BaseDatabaseFeatures):
     supports_over_clause = _VERSION >= (3, 25, 0)
     supports_nulls_ordering = _VERSION >= (3, 30, 0)
     supports_stddev = False
+    supports_aggregate_filter_clause = _VERSION >= (3, 30, 1)
     can_rollback_ddl = True
     # SQLite's default SQLITE_MAX_VARIABLE_NUMBER before 3.32 was 999.
     max_query_params = 999 if _VERSION < (3, 32, 0) else 32766

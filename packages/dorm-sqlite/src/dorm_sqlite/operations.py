@@ -87,9 +87,16 @@ def _parse_bool(value: Any) -> Any:
     return value if value is None else bool(value)
 
 
+_DECIMAL_CONTEXT = decimal.Context(prec=15)
+
+
 def _parse_decimal(value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, float):
+        # SQLite computes in doubles: keep the 15 significant digits a double holds, so
+        # AVG/SUM/arithmetic results carry no binary noise (as Django).
+        return _DECIMAL_CONTEXT.create_decimal_from_float(value)
     return decimal.Decimal(str(value)) if not isinstance(value, decimal.Decimal) else value
 
 
@@ -129,6 +136,17 @@ class DatabaseOperations(BaseDatabaseOperations):
     def now_sql(self) -> str:
         return "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
 
+    def decimal_dividend_sql(self, sql: str) -> str:
+        # NUMERIC affinity stores 45.00 as the integer 45: divide as a real number.
+        return f"CAST({sql} AS REAL)"
+
+    def computed_lookup_lhs_sql(self, sql: str, internal_type: str) -> str:
+        # Decimals are bound as text; a computed value has no column affinity, so without the
+        # cast SQLite would compare a number with a string (as Django's SQLiteNumericMixin).
+        if internal_type == "DecimalField":
+            return f"CAST({sql} AS NUMERIC)"
+        return sql
+
     def regex_lookup(self, lookup_type: str) -> str:
         return "%s REGEXP %s" if lookup_type == "regex" else "%s REGEXP '(?i)' || %s"
 
@@ -164,6 +182,12 @@ class DatabaseOperations(BaseDatabaseOperations):
         fmt = _TRUNC.get(lookup_type)
         if fmt is None:
             raise NotSupportedError(f"SQLite cannot truncate to {lookup_type!r}.")
+        return f"strftime('{fmt.replace('%', '%%')}', {sql})"
+
+    def time_trunc_sql(self, lookup_type: str, sql: str) -> str:
+        fmt = {"hour": "%H:00:00", "minute": "%H:%M:00", "second": "%H:%M:%S"}.get(lookup_type)
+        if fmt is None:
+            raise NotSupportedError(f"SQLite cannot truncate a time to {lookup_type!r}.")
         return f"strftime('{fmt.replace('%', '%%')}', {sql})"
 
     def datetime_cast_date_sql(self, sql: str) -> str:

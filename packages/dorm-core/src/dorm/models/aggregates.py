@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dorm.exceptions import FieldError
-from dorm.expressions import F, Func, Star
+from dorm.exceptions import FieldError, NotSupportedError
+from dorm.expressions import Expression, F, Func, Star
 from dorm.models import fields as f
 
 
@@ -69,16 +69,17 @@ class Aggregate(Func):
         extra["distinct"] = "DISTINCT " if self.distinct else ""
         if self.filter is not None:
             filter_sql, filter_params = compiler.compile(self.filter)
-            if (
-                connection.features.supports_aggregate_filter_clause
-                if hasattr(connection.features, "supports_aggregate_filter_clause")
-                else True
-            ):
+            if getattr(connection.features, "supports_aggregate_filter_clause", True):
                 sql, params = super().as_sql(compiler, connection, _vendor_done=True, **extra)
                 sql = f"{sql} FILTER (WHERE {filter_sql})"
                 params = [*params, *filter_params]
             else:
-                raise FieldError("Aggregate filters are not supported on this backend.")
+                # FUNC(CASE WHEN <filter> THEN <expr> END): rows not matching are NULL, which
+                # aggregates skip (Django's fallback).
+                c = self.copy()
+                first = c.source_expressions[0]
+                c.source_expressions[0] = _FilteredSource(self.filter, first)
+                sql, params = Func.as_sql(c, compiler, connection, _vendor_done=True, **extra)
         else:
             sql, params = super().as_sql(compiler, connection, _vendor_done=True, **extra)
         if self.default is not None:
@@ -98,6 +99,26 @@ class Aggregate(Func):
 
     def cache_key(self) -> Any:
         return None
+
+
+class _FilteredSource(Expression):
+    """``CASE WHEN <filter> THEN <expr> ELSE NULL END`` for backends without ``FILTER``."""
+
+    def __init__(self, condition: Any, expression: Any) -> None:
+        super().__init__()
+        self.condition = condition
+        self.expression = expression
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        cond_sql, cond_params = compiler.compile(self.condition)
+        if isinstance(self.expression, Star):
+            expr_sql, expr_params = "1", []
+        else:
+            expr_sql, expr_params = compiler.compile(self.expression)
+        return (
+            f"CASE WHEN {cond_sql} THEN {expr_sql} ELSE NULL END",
+            [*cond_params, *expr_params],
+        )
 
 
 class Count(Aggregate):
@@ -127,9 +148,11 @@ class Avg(Aggregate):
     allow_distinct = True
 
     def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
         source = super()._resolve_output_field()
         if isinstance(source, f.DecimalField):
-            return source
+            return f.DecimalField()  # not rounded to the column's decimal places (Django)
         if isinstance(source, (f.IntegerField, f.FloatField)) or source is None:
             return f.FloatField()
         return source
@@ -153,8 +176,18 @@ class StdDev(Aggregate):
         super().__init__(expression, **extra)
 
     def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
         source = super()._resolve_output_field()
-        return source if isinstance(source, f.DecimalField) else f.FloatField()
+        return f.DecimalField() if isinstance(source, f.DecimalField) else f.FloatField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        if not connection.features.supports_stddev:
+            raise NotSupportedError(
+                f"{type(self).__name__} is not supported by the {connection.vendor} backend "
+                "(features.supports_stddev is False)."
+            )
+        return super().as_sql(compiler, connection, **extra)
 
 
 class Variance(Aggregate):
@@ -165,8 +198,18 @@ class Variance(Aggregate):
         super().__init__(expression, **extra)
 
     def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
         source = super()._resolve_output_field()
-        return source if isinstance(source, f.DecimalField) else f.FloatField()
+        return f.DecimalField() if isinstance(source, f.DecimalField) else f.FloatField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        if not connection.features.supports_stddev:
+            raise NotSupportedError(
+                f"{type(self).__name__} is not supported by the {connection.vendor} backend "
+                "(features.supports_stddev is False)."
+            )
+        return super().as_sql(compiler, connection, **extra)
 
 
 __all__ = ["Aggregate", "Avg", "Count", "Max", "Min", "StdDev", "Sum", "Variance"]

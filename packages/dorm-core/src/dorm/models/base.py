@@ -173,7 +173,7 @@ class ModelBase(type):
             for index in opts.indexes:
                 index.set_name_with_model(cls)
             _prepare_fast_paths(cls)
-            apps.register_model(opts.app_label, cls)
+            opts.apps.register_model(opts.app_label, cls)
         return cls
 
     @property
@@ -209,6 +209,21 @@ def _flatten_meta(meta: Any) -> dict[str, Any]:
             if not key.startswith("_"):
                 attrs[key] = value
     return attrs
+
+
+#: Single-row INSERT statements of ``Model._insert_plan`` by (model, ops, vendor, columns).
+_INSERT_SQL: dict[Any, tuple[str, tuple[tuple[Any, ...], ...]]] = {}
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
+def _reset_on_reconfigure() -> None:
+    from dorm.conf import settings
+
+    # The cached converters of returned columns depend on settings (USE_TZ).
+    settings.on_change(_INSERT_SQL.clear)
+
+
+_reset_on_reconfigure()
 
 
 def _prepare_fast_paths(cls: Any) -> None:
@@ -290,6 +305,9 @@ class Model(metaclass=ModelBase):
     @classmethod
     def from_db(cls, db: str | None, field_names: Iterable[str], values: Iterable[Any]) -> Any:
         """Build an instance from a database row without running ``__init__``."""
+        if signals.pre_init.has_listeners:
+            values = tuple(values)
+            signals.pre_init.send(sender=cls, args=values, kwargs={})
         obj = cls.__new__(cls)
         obj.__dict__.update(zip(field_names, values, strict=False))
         obj.__dict__["_state"] = ModelState(db, adding=False)
@@ -555,21 +573,33 @@ class Model(metaclass=ModelBase):
             if value is DATABASE_DEFAULT:
                 returning.append(field)
                 continue
-            if hasattr(value, "resolve_expression"):
+            # (builtin scalars cannot be expressions: skip the failing attribute lookup)
+            if value.__class__ not in _SCALARS and hasattr(value, "resolve_expression"):
                 raise NotSupportedError(
                     "Expressions in insert values are not supported; save() first."
                 )
             fields.append(field)
             params.append(field.get_db_prep_save(value, conn) if value is not None else None)
         can_return = conn.features.can_return_columns_from_insert
-        compiler = SQLInsertCompiler(
-            type(self), fields, conn, returning=returning if can_return else ()
-        )
-        sql = compiler.sql_for_rows(1)
+        # The statement depends only on these; skip building a compiler and its cache key.
+        key = (type(self), type(conn.ops), conn.vendor, tuple(fields), tuple(returning), can_return)
+        entry = _INSERT_SQL.get(key)
+        if entry is None:
+            compiler = SQLInsertCompiler(
+                type(self), fields, conn, returning=returning if can_return else ()
+            )
+            converters = tuple(tuple(f.get_db_converters(conn)) for f in returning)
+            entry = (compiler.sql_for_rows(1), converters)
+            if len(_INSERT_SQL) >= 1024:
+                _INSERT_SQL.clear()
+            _INSERT_SQL[key] = entry
+        sql, returning_converters = entry
         if returning and can_return:
             row = yield ("insert", sql, params, True)
-            for field, value in zip(returning, row, strict=False):
-                for converter in field.get_db_converters(conn):
+            for field, value, converters in zip(
+                returning, row, returning_converters, strict=False
+            ):
+                for converter in converters:
                     value = converter(value)
                 self.__dict__[field.attname] = value
         else:
@@ -625,6 +655,11 @@ class Model(metaclass=ModelBase):
         load = None
         if fields is not None:
             fields = list(fields)
+            # refresh_from_db(fields=["books"]) drops what prefetch_related cached (as Django).
+            prefetched = self.__dict__.get("_prefetched_objects_cache") or {}
+            for name in [n for n in fields if n in prefetched]:
+                del prefetched[name]
+                fields.remove(name)
             if not fields:
                 return alias, []
             load = []
@@ -654,6 +689,8 @@ class Model(metaclass=ModelBase):
             self.__dict__[attname] = fresh.__dict__[attname]
         if self._state._fields_cache:
             self._state._fields_cache.clear()
+        if load is None:
+            self.__dict__.pop("_prefetched_objects_cache", None)  # cached relations go too
         self._state.db = alias
 
     def refresh_from_db(

@@ -54,8 +54,15 @@ class Collector:
         """Rows of ``model`` can go with one DELETE: nothing reacts to their deletion."""
         if self._signals():
             return False
-        from dorm.models.related import DO_NOTHING
+        from dorm.models.related import DO_NOTHING, RESTRICT
 
+        if any(
+            getattr(f, "remote_field", None) is not None and f.remote_field.on_delete is RESTRICT
+            for f in model._meta.concrete_fields
+        ):
+            # Its rows may be the referencing side of a RESTRICT: they must be collected, so
+            # that a RESTRICT reached through another path is known to be cascaded.
+            return False
         return all(
             rel.on_delete is DO_NOTHING for rel in model._meta.related_objects
             if not rel.many_to_many

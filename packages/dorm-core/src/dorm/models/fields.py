@@ -69,6 +69,10 @@ class _DatabaseDefault:
 
 DATABASE_DEFAULT: Any = _DatabaseDefault()
 
+#: Called whenever a lookup is registered or unregistered, so that caches of resolved
+#: filters (e.g. the QuerySet's) forget what they learnt.
+LOOKUP_CHANGE_HOOKS: list[Callable[[], None]] = []
+
 
 class Field(Generic[T]):
     """Base of every model field.
@@ -267,12 +271,16 @@ class Field(Generic[T]):
         if "class_lookups" not in cls.__dict__:
             cls.class_lookups = {}
         cls.class_lookups[name] = lookup
+        for hook in LOOKUP_CHANGE_HOOKS:
+            hook()
         return lookup
 
     @classmethod
     def _unregister_lookup(cls, lookup: type, lookup_name: str | None = None) -> None:
         name = lookup_name or lookup.lookup_name  # type: ignore[attr-defined]
         cls.__dict__.get("class_lookups", {}).pop(name, None)
+        for hook in LOOKUP_CHANGE_HOOKS:
+            hook()
 
     @classmethod
     def get_lookups(cls) -> dict[str, type]:
@@ -316,14 +324,9 @@ class Field(Generic[T]):
         """Convert user input to this field's Python type; ``ValidationError`` if impossible."""
         return value
 
-    def _to_python_for_db(self, value: Any) -> Any:
-        """``to_python`` for a value bound for a query or a save: errors name the field."""
-        try:
-            return self.to_python(value)
-        except ValidationError as exc:
-            raise ValidationError(
-                f"Field {self.name!r}: {'; '.join(exc.messages)}", code=exc.code
-            ) from None
+    def _prep_error(self, exc: ValidationError) -> ValidationError:
+        """A ``to_python`` error of a value bound for a query or a save, naming the field."""
+        return ValidationError(f"Field {self.name!r}: {'; '.join(exc.messages)}", code=exc.code)
 
     def get_prep_value(self, value: Any) -> Any:
         """Python value -> a value any backend accepts (before backend-specific adaptation)."""
@@ -607,7 +610,10 @@ class DecimalField(Field[decimal.Decimal]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self._to_python_for_db(value)
+        try:
+            return self.to_python(value)
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -655,7 +661,10 @@ class BooleanField(Field[bool]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self._to_python_for_db(value)
+        try:
+            return self.to_python(value)
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -793,7 +802,10 @@ class GenericIPAddressField(Field[str]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self._to_python_for_db(value) or None
+        try:
+            return self.to_python(value) or None
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -861,7 +873,10 @@ class DateField(Field[datetime.date]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self._to_python_for_db(value)
+        try:
+            return self.to_python(value)
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -869,8 +884,16 @@ class DateField(Field[datetime.date]):
         return connection.ops.adapt_datefield_value(value)
 
 
-class DateTimeField(DateField, Field[datetime.datetime]):  # type: ignore[misc]
+class DateTimeField(DateField, Field[datetime.datetime]):
     default_error_messages = {"invalid": "%(value)r value has an invalid datetime format."}
+
+    if TYPE_CHECKING:
+        # DateField fixes T to date; on instances a DateTimeField reads as a datetime.
+        @overload
+        def __get__(self, instance: None, owner: Any) -> Self: ...
+        @overload
+        def __get__(self, instance: Model, owner: Any) -> datetime.datetime: ...
+        def __get__(self, instance: Any, owner: Any) -> Any: ...
 
     def _now(self) -> Any:
         return now()
@@ -894,7 +917,10 @@ class DateTimeField(DateField, Field[datetime.datetime]):  # type: ignore[misc]
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        value = self._to_python_for_db(value)
+        try:
+            value = self.to_python(value)
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
         if settings.USE_TZ and value.tzinfo is None:
             # Naive datetimes are taken as UTC when time zones are on (Django warns and
             # uses the default time zone; dorm's default time zone is UTC).
@@ -948,7 +974,10 @@ class TimeField(Field[datetime.time]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self._to_python_for_db(value)
+        try:
+            return self.to_python(value)
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -972,7 +1001,10 @@ class DurationField(Field[datetime.timedelta]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self._to_python_for_db(value)
+        try:
+            return self.to_python(value)
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:
@@ -1009,7 +1041,10 @@ class UUIDField(Field[uuid.UUID]):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or hasattr(value, "resolve_expression"):
             return value
-        return self._to_python_for_db(value)
+        try:
+            return self.to_python(value)
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if not prepared:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from dorm.expressions import Expression, Value
@@ -43,7 +44,7 @@ class When(Expression):
     ) -> Any:
         c = self.copy()
         if isinstance(c.condition, Q):
-            c.condition = query.build_where(c.condition)
+            c.condition = query.build_where(c.condition, allow_joins=allow_joins)
         else:
             c.condition = c.condition.resolve_expression(
                 query, allow_joins, reuse, summarize, False
@@ -282,8 +283,11 @@ class Right(BackendFunc):
 class Replace(BackendFunc):
     function = "REPLACE"
 
-    def __init__(self, expression: Any, text: Any, replacement: Any = "", **extra: Any) -> None:
-        super().__init__(expression, _literal(text), _literal(replacement), **extra)
+    def __init__(self, expression: Any, text: Any, replacement: Any = None, **extra: Any) -> None:
+        # As every Func, a string argument names a field: literals go in Value("...").
+        if replacement is None:
+            replacement = Value("")
+        super().__init__(expression, text, replacement, **extra)
 
     def _resolve_output_field(self) -> Any:
         return self._output_field or f.CharField()
@@ -296,7 +300,7 @@ class StrIndex(BackendFunc):
     arity = 2
 
     def __init__(self, string: Any, substring: Any, **extra: Any) -> None:
-        super().__init__(string, _literal(substring), **extra)
+        super().__init__(string, substring, **extra)  # a str substring is a field name
 
     def _resolve_output_field(self) -> Any:
         return f.IntegerField()
@@ -406,24 +410,63 @@ class Trunc(BackendFunc):
         super().__init__(expression, output_field=output_field, **extra)
 
     def _resolve_output_field(self) -> Any:
-        if self._output_field is not None:
-            return self._output_field
         source = self.source_expressions[0]._output_field_or_none
-        if isinstance(source, f.DateTimeField) and self.kind in ("year", "quarter", "month", "week", "day"):
-            return f.DateTimeField()
         if not isinstance(source, (f.DateField, f.TimeField)):
-            raise FieldError(f"Cannot truncate {type(source).__name__}; use a date or datetime field.")
-        return source
+            raise FieldError(
+                f"Cannot truncate {type(source).__name__ if source else 'an untyped expression'}"
+                f" to {self.kind!r}: Trunc needs a DateField, DateTimeField or TimeField."
+            )
+        output = self._output_field
+        if output is None:
+            output = f.DateTimeField() if isinstance(source, f.DateTimeField) else type(source)()
+        date_kinds = ("year", "quarter", "month", "week", "day")
+        if not isinstance(source, f.DateTimeField) and isinstance(source, f.DateField) and (
+            isinstance(output, f.DateTimeField) or self.kind not in date_kinds
+        ):
+            raise ValueError(
+                f"Cannot truncate DateField to "
+                f"{'DateTimeField' if isinstance(output, f.DateTimeField) else repr(self.kind)}."
+            )
+        if isinstance(source, f.TimeField) and (
+            isinstance(output, f.DateTimeField) or self.kind in date_kinds
+        ):
+            raise ValueError(
+                f"Cannot truncate TimeField to "
+                f"{'DateTimeField' if isinstance(output, f.DateTimeField) else repr(self.kind)}."
+            )
+        return output
+
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> Any:
+        c = super().resolve_expression(*args, **kwargs)
+        c._resolve_output_field()  # a wrong source type or kind fails here, not at run time
+        return c
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         sql, params = compiler.compile(self.source_expressions[0])
-        source = self.source_expressions[0]._output_field_or_none
-        is_datetime = isinstance(source, f.DateTimeField)
-        return connection.ops.date_trunc_sql(self.kind, sql, is_datetime=is_datetime), params
+        output = self.output_field
+        if isinstance(output, f.DateTimeField):
+            return connection.ops.date_trunc_sql(self.kind, sql, is_datetime=True), params
+        if isinstance(output, f.DateField):
+            return connection.ops.date_trunc_sql(self.kind, sql, is_datetime=False), params
+        return connection.ops.time_trunc_sql(self.kind, sql), params
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        output = self.output_field
+        converters = list(output.get_db_converters(connection))
+        if isinstance(output, f.DateTimeField):
+            return converters
+        # Trunc(datetime, output_field=DateField()) may read back a datetime (Django).
+        attr = "date" if isinstance(output, f.DateField) else "time"
+
+        def narrow(value: Any) -> Any:
+            return getattr(value, attr)() if isinstance(value, datetime.datetime) else value
+
+        return [*converters, narrow]
 
     def cache_key(self) -> Any:
         key = self.source_expressions[0].cache_key()
-        return None if key is None else ("Trunc", self.kind, key)
+        output = type(self._output_field)
+        return None if key is None else ("Trunc", self.kind, key, output)
 
 
 class TruncYear(Trunc):

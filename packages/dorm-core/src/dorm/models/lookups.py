@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dorm.exceptions import EmptyResultSet
-from dorm.expressions import Expression, Func, Value
+from dorm.expressions import Col, Expression, Func, Value
 from dorm.models import fields as f
 
 
@@ -78,7 +78,14 @@ class Lookup(Expression):
         return self.rhs
 
     def process_lhs(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        return compiler.compile(self.lhs)  # type: ignore[no-any-return]
+        sql, params = compiler.compile(self.lhs)
+        if not isinstance(self.lhs, Col):
+            # A computed left-hand side (annotation, aggregate, function): the backend may
+            # need to type it (SQLite: decimals compare as numbers only with NUMERIC affinity).
+            field = self.lhs_field
+            if field is not None:
+                sql = connection.ops.computed_lookup_lhs_sql(sql, field.get_internal_type())
+        return sql, params
 
     def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         if self.rhs_is_expr:

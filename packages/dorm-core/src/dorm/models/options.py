@@ -25,6 +25,7 @@ DEFAULT_NAMES = (
     "db_table_comment",
     "required_db_vendor",
     "select_on_save",
+    "apps",
 )
 
 
@@ -60,6 +61,9 @@ class Options:
         self.db_table_comment: str | None = None
         self.required_db_vendor: str | None = None
         self.select_on_save = False
+        # The registry the model registers in (and resolves lazy relations through); the
+        # global ``dorm.apps.apps`` unless Meta.apps names another (migration state models).
+        self.apps: Any = None
         self.local_fields: list[Any] = []
         self.local_many_to_many: list[Any] = []
         self.private_fields: list[Any] = []
@@ -82,6 +86,10 @@ class Options:
                 setattr(self, name, value)
         if not self.app_label:
             self.app_label = _app_label_from_module(module)
+        if self.apps is None:
+            from dorm.apps import apps
+
+            self.apps = apps
         if self.unique_together and isinstance(self.unique_together[0], str):
             self.unique_together = [tuple(self.unique_together)]  # type: ignore[list-item]
         self.unique_together = [tuple(u) for u in self.unique_together]

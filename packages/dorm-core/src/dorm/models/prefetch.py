@@ -67,6 +67,14 @@ def _prefetch_level(conn: Any, instances: list[Any], name: str, queryset: Any,
     if isinstance(desc, ForwardManyToOneDescriptor):
         field = desc.field
         target = field.target_field
+        deferred = [o for o in instances if field.attname not in o.__dict__]
+        if deferred:  # only()/defer() left the FK column out: one query loads it for all
+            values_qs = model._base_manager.using(alias).filter(
+                pk__in=[o.pk for o in deferred]
+            ).values_list("pk", field.attname)
+            loaded = dict((yield from _fetch_plan(conn, values_qs)))
+            for o in deferred:
+                o.__dict__[field.attname] = loaded.get(o.pk)
         ids = {o.__dict__.get(field.attname) for o in instances} - {None}
         qs = queryset if queryset is not None else field.related_model._base_manager.get_queryset()
         objs = []
@@ -114,7 +122,7 @@ def _prefetch_level(conn: Any, instances: list[Any], name: str, queryset: Any,
             items = groups.get(getattr(obj, field.target_field.attname), [])
             for item in items:
                 item._state.fields_cache[field.name] = obj
-            _store_many(obj, cache_name, items, to_attr, field.model)
+            _store_many(obj, cache_name, items, to_attr, field.model, queryset)
         return objs
     if isinstance(desc, ManyToManyDescriptor):
         rel = desc.rel
@@ -136,7 +144,7 @@ def _prefetch_level(conn: Any, instances: list[Any], name: str, queryset: Any,
         for o in objs:
             groups[o.__dict__.pop(_VAL)].append(o)
         for obj in instances:
-            _store_many(obj, cache_name, groups.get(obj.pk, []), to_attr, target_model)
+            _store_many(obj, cache_name, groups.get(obj.pk, []), to_attr, target_model, queryset)
         return objs
     raise FieldError(
         f"Cannot find {name!r} on {model.__name__} object, {name!r} is an invalid parameter to "
@@ -144,16 +152,22 @@ def _prefetch_level(conn: Any, instances: list[Any], name: str, queryset: Any,
     )
 
 
-def _store_many(obj: Any, cache_name: str, items: list[Any], to_attr: str | None, model: Any) -> None:
+def _store_many(obj: Any, cache_name: str, items: list[Any], to_attr: str | None, model: Any,
+                queryset: Any = None) -> None:
     if to_attr:
         setattr(obj, to_attr, items)
         return
-    from dorm.query import QuerySet
-
-    qs: QuerySet[Any] = QuerySet(model=model, using=obj._state.db)
+    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache.pop(cache_name, None)
+    # The manager's own queryset (filtered on ``obj``, as Django's), holding the rows: further
+    # ``obj.books.filter(...)`` calls query the right rows instead of the whole table.
+    manager = getattr(obj, cache_name)
+    if queryset is not None:
+        qs = manager._apply_filters(queryset._chain())
+    else:
+        qs = manager.get_queryset()
     qs._result_cache = items
     qs._prefetch_done = True
-    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
     cache[cache_name] = qs
 
 
@@ -170,6 +184,13 @@ def _already_loaded(instances: list[Any], name: str) -> list[Any] | None:
         if name in pcache:
             found.extend(pcache[name]._result_cache or [])
             continue
+        attr = obj.__dict__.get(name)  # a Prefetch(..., to_attr=name) result: "name__tags"
+        if isinstance(attr, list) and all(hasattr(o, "_meta") for o in attr):
+            found.extend(attr)
+            continue
+        if hasattr(attr, "_meta"):
+            found.append(attr)
+            continue
         return None
     return found
 
@@ -185,7 +206,9 @@ def prefetch_plan(conn: Any, instances: list[Any], lookups: Iterable[Any]) -> An
             if not current:
                 break
             last = level == len(parts) - 1
-            existing = None if last else _already_loaded(current, name)
+            plain = lookup.queryset is None and lookup.to_attr is None
+            # Already loaded (select_related, an earlier prefetch): not fetched again.
+            existing = None if last and not plain else _already_loaded(current, name)
             if existing is not None:
                 current = existing
                 continue

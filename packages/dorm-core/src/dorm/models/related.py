@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from dorm.apps import apps
 from dorm.exceptions import FieldError, ProtectedError, RestrictedError
 from dorm.models import fields as f
 
@@ -201,7 +200,7 @@ def lazy_related_operation(function: Callable[..., None], model: Any, related: A
             app_label, model_name = related.split(".", 1)
         else:
             app_label, model_name = model._meta.app_label, related
-        apps.lazy_model_operation(function, app_label, model_name)
+        model._meta.apps.lazy_model_operation(function, app_label, model_name)
         return
     function(related)
 
@@ -359,6 +358,8 @@ class ForeignKey(RelatedField[T]):
         return self.target_field.get_db_prep_value(value, connection, prepared=prepared)
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        if hasattr(value, "_meta"):  # update(author=obj), on_delete=SET(obj)
+            value = getattr(value, self.target_field.attname)
         if value is None or value == "":
             return None
         return self.target_field.get_db_prep_save(value, connection)
@@ -578,6 +579,7 @@ def create_many_to_many_intermediary_model(field: ManyToManyField, klass: Any) -
         "app_label": klass._meta.app_label,
         "unique_together": [(from_name, to_name)],
         "verbose_name": f"{from_name}-{to_name} relationship",
+        "apps": klass._meta.apps,
     })
     attrs = {
         "Meta": meta,

@@ -9,6 +9,7 @@ descriptor never runs a hidden sync query inside a running event loop — it rai
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -74,8 +75,9 @@ class ForwardManyToOneDescriptor:
     def __init__(self, field: Any) -> None:
         self.field = field
 
-    @property
+    @functools.cached_property
     def RelatedObjectDoesNotExist(self) -> type:  # noqa: N802
+        # One class per descriptor, so ``except Book.author.RelatedObjectDoesNotExist`` matches.
         model = self.field.related_model
         return type(
             "RelatedObjectDoesNotExist",
@@ -97,7 +99,9 @@ class ForwardManyToOneDescriptor:
         return qs
 
     def _lookup(self, instance: Any) -> dict[str, Any] | None:
-        value = instance.__dict__.get(self.field.attname)
+        attname = self.field.attname
+        # A deferred FK column (only()/defer()) is loaded first, as Django does.
+        value = instance.__dict__[attname] if attname in instance.__dict__ else getattr(instance, attname)
         if value is None:
             return None
         return {self.field.target_field.attname: value}
@@ -130,6 +134,8 @@ class ForwardManyToOneDescriptor:
         cache = instance._state.fields_cache
         name = self.field.name
         if name not in cache:
+            if self.field.attname not in instance.__dict__:  # deferred FK column
+                await instance.arefresh_from_db(fields=[self.field.attname])
             lookup = self._lookup(instance)
             cache[name] = None if lookup is None else await self.get_queryset(instance).filter(**lookup).afirst()
         return cache[name]
@@ -170,7 +176,7 @@ class ReverseOneToOneDescriptor:
     def __init__(self, related: Any) -> None:
         self.related = related
 
-    @property
+    @functools.cached_property
     def RelatedObjectDoesNotExist(self) -> type:  # noqa: N802
         return type(
             "RelatedObjectDoesNotExist",
@@ -246,7 +252,14 @@ class ReverseManyToOneDescriptor:
     def __get__(self, instance: Any, owner: Any) -> Any:
         if instance is None:
             return self
-        return create_reverse_many_to_one_manager(self.related.related_model._default_manager.__class__, self.related)(instance)
+        return self.related_manager_cls(instance)
+
+    @functools.cached_property
+    def related_manager_cls(self) -> Any:
+        """The manager class, built once per relation (not on every attribute access)."""
+        return create_reverse_many_to_one_manager(
+            self.related.related_model._default_manager.__class__, self.related
+        )
 
     def __set__(self, instance: Any, value: Any) -> None:
         raise TypeError(
@@ -269,8 +282,13 @@ class ManyToManyDescriptor:
     def __get__(self, instance: Any, owner: Any) -> Any:
         if instance is None:
             return self
+        return self.related_manager_cls(instance)
+
+    @functools.cached_property
+    def related_manager_cls(self) -> Any:
+        """The manager class, built once per relation (not on every attribute access)."""
         model = self.rel.related_model if self.reverse else self.rel.model
-        return create_many_related_manager(model._default_manager.__class__, self.rel, self.reverse)(instance)
+        return create_many_related_manager(model._default_manager.__class__, self.rel, self.reverse)
 
     def __set__(self, instance: Any, value: Any) -> None:
         name = self.rel.get_accessor_name() if self.reverse else self.rel.field.name
@@ -311,7 +329,7 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
             qs = qs.using(db)
             value = getattr(self.instance, self.field.target_field.attname)
             qs = qs.filter(**{self.field.attname: value})
-            qs._known_related_objects = {self.field.name: self.instance}
+            qs._known_related_objects = {self.field: self.instance}
             return qs
 
         def get_queryset(self) -> Any:
@@ -379,6 +397,10 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
             await run_async(self._write_db(), lambda conn: self._atomic(self._add_plan, objs, bulk))
 
         def _atomic(self, plan: Any, *args: Any) -> Any:
+            # add/remove/clear/set invalidate what prefetch_related cached (as Django).
+            self.instance.__dict__.get("_prefetched_objects_cache", {}).pop(
+                self.field.remote_field.get_accessor_name(), None
+            )
             return (yield ("atomic", lambda conn: plan(conn, *args), True))
 
         def _remove_plan(self, conn: Any, objs: Iterable[Any], bulk: bool) -> Any:
@@ -391,6 +413,9 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
             value = getattr(self.instance, self.field.target_field.attname)
             pks = []
             for obj in objs:
+                if not isinstance(obj, self.model):
+                    name = self.model._meta.object_name
+                    raise TypeError(f"'{name}' instance expected, got {obj!r}")
                 if getattr(obj, self.field.attname) != value:
                     raise self.field.remote_field.model.DoesNotExist(
                         f"{obj!r} is not related to {self.instance!r}."
@@ -506,6 +531,10 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
             return self._db or router.db_for_write(self.through, instance=self.instance)
 
         def _atomic(self, plan: Any, *args: Any) -> Any:
+            # Writes invalidate what prefetch_related cached (as Django).
+            self.instance.__dict__.get("_prefetched_objects_cache", {}).pop(
+                self.prefetch_cache_name, None
+            )
             return (yield ("atomic", lambda conn: plan(conn, *args), True))
 
         def _target_pks(self, objs: Iterable[Any]) -> list[Any]:
@@ -558,8 +587,9 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
                 for pk in pks:
                     if pk == self.related_val:
                         continue
+                    # The mirror row (from=pk, to=instance), as Django stores it.
                     yield from self._add_items_plan(conn, self.target_field_name, self.source_field_name,
-                                                    pk, [self.related_val], through_defaults)
+                                                    self.related_val, [pk], through_defaults)
 
         def add(self, *objs: Any, through_defaults: dict[str, Any] | None = None) -> None:
             run_sync(self._write_db(), lambda conn: self._atomic(self._add_plan, objs, through_defaults))
@@ -638,6 +668,40 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
 
         async def acreate(self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any) -> Any:
             return await run_async(self._write_db(), lambda conn: self._atomic(self._create_plan, kwargs, through_defaults))
+
+        # get_or_create/update_or_create look among the related objects; a created object is
+        # added to the relation (as Django; one found is related already).
+
+        def _related_qs(self) -> Any:
+            return self._apply_filters(super().get_queryset()).using(self._write_db())
+
+        def get_or_create(self, *, through_defaults: dict[str, Any] | None = None,
+                          **kwargs: Any) -> Any:
+            obj, created = self._related_qs().get_or_create(**kwargs)
+            if created:
+                self.add(obj, through_defaults=through_defaults)
+            return obj, created
+
+        async def aget_or_create(self, *, through_defaults: dict[str, Any] | None = None,
+                                 **kwargs: Any) -> Any:
+            obj, created = await self._related_qs().aget_or_create(**kwargs)
+            if created:
+                await self.aadd(obj, through_defaults=through_defaults)
+            return obj, created
+
+        def update_or_create(self, *, through_defaults: dict[str, Any] | None = None,
+                             **kwargs: Any) -> Any:
+            obj, created = self._related_qs().update_or_create(**kwargs)
+            if created:
+                self.add(obj, through_defaults=through_defaults)
+            return obj, created
+
+        async def aupdate_or_create(self, *, through_defaults: dict[str, Any] | None = None,
+                                    **kwargs: Any) -> Any:
+            obj, created = await self._related_qs().aupdate_or_create(**kwargs)
+            if created:
+                await self.aadd(obj, through_defaults=through_defaults)
+            return obj, created
 
     return ManyRelatedManager
 

@@ -158,6 +158,9 @@ class SQLCompiler:
             ordering = tuple(query.meta.ordering)
         else:
             ordering = ()
+        expand = getattr(query, "expand_relation_ordering", None)
+        if expand is not None and query.model is not None:
+            ordering = [term for item in ordering for term in expand(item)]
         result = []
         for item in ordering:
             if item == "?":
@@ -178,13 +181,17 @@ class SQLCompiler:
         return sql, params
 
     def compile_select(self, with_limits: bool = True) -> tuple[str, list[Any], SelectPlan]:
-        if self.query.select_related:
-            # Joins for select_related belong to this compilation, not to the QuerySet.
+        if not self.query.combinator:
+            # Joins added while compiling (select_related, ordering by a related field or an
+            # expression) belong to this compilation, not to the QuerySet.
             self.query = self.query.clone()
         query = self.query
         if query.combinator:
             return self._compile_combinator(with_limits)
         select, plan = self.get_select()
+        # Resolved before the FROM clause is built: they may add joins.
+        order = self.get_order_by()
+        group_by = query.get_group_by()
         qn = self.quote_name
         params: list[Any] = []
         parts = ["SELECT"]
@@ -217,8 +224,6 @@ class SQLCompiler:
             if s:
                 parts.append(f"WHERE {s}")
                 params.extend(p)
-        order = self.get_order_by()
-        group_by = query.get_group_by()
         if group_by:
             group_by = list(group_by)
             for o in order:
@@ -332,7 +337,7 @@ class SQLCompiler:
                     raise NotSupportedError(
                         "ORDER BY/LIMIT not allowed in subqueries of compound statements."
                     )
-                sub_sql = f"SELECT * FROM ({sub_sql})"
+                sub_sql = f"SELECT * FROM ({sub_sql}) subquery"
             parts.append(sub_sql)
             params.extend(sub_params)
         if not parts:
@@ -369,6 +374,17 @@ class SQLCompiler:
         entry = _CACHE.get(full_key)
         if entry is not None:
             sql, plan = entry
+            if (
+                self.query.select_for_update
+                and self.connection.features.has_select_for_update
+                and self.connection.get_autocommit()
+            ):
+                # The shape may have been compiled inside a transaction: check again.
+                from dorm.exceptions import TransactionManagementError
+
+                raise TransactionManagementError(
+                    "select_for_update cannot be used outside of a transaction."
+                )
             return sql, self.collect_params(), plan
         sql, params, plan = self.compile_select()
         if len(_CACHE) >= _CACHE_LIMIT:
@@ -495,6 +511,27 @@ class SQLAggregateCompiler(SQLCompiler):
         return sql, [*params, *inner_params], plan
 
 
+def _count_cache_key(query: Query) -> Any:
+    """The shape of a plain ``SELECT COUNT(*) FROM table WHERE ...``: what its SQL depends on.
+
+    Ordering, selection, annotations and limits do not reach that statement (sliced and
+    distinct counts take the subquery path, which is not cached), so unlike
+    :func:`select_cache_key` they are not part of the key: building it stays cheap.
+    """
+    if (
+        query.combinator
+        or query.joins
+        or query.extra_select
+        or query.group_by is not None
+        or query.select_related
+    ):
+        return None
+    where_key = query.where.cache_key() if query.where else ()
+    if where_key is None:
+        return None
+    return (query.model, query.base_table, query.base_alias, where_key)
+
+
 def count_sql(query: Query, connection: Any) -> tuple[str, list[Any]]:
     """``SELECT COUNT(*)`` for a query, through the shape cache."""
     needs_subquery = (
@@ -504,7 +541,7 @@ def count_sql(query: Query, connection: Any) -> tuple[str, list[Any]]:
         or query.group_by is not None
         or (query.values_select is not None and query.distinct)
     )
-    key = None if needs_subquery else select_cache_key(query)
+    key = None if needs_subquery else _count_cache_key(query)
     full_key = (type(connection.ops), connection.vendor, "count", key) if key is not None else None
     compiler = SQLCompiler(query, connection)
     if full_key is not None:

@@ -155,6 +155,49 @@ class JoinsMixin:
                         True, True, path)
         return new, far
 
+    def expand_relation_ordering(self, item: Any, _seen: frozenset[Any] = frozenset()) -> list[Any]:
+        """Django's rule: ordering by a relation orders by the related model's ``Meta.ordering``.
+
+        ``order_by("author")`` becomes ``order_by("author__name")`` when ``Author`` is ordered
+        by ``name`` (``"-author"`` flips each term). ``author_id`` and relations to unordered
+        models keep ordering by the key column.
+        """
+        if not isinstance(item, str) or item == "?":
+            return [item]
+        descending = item.startswith("-")
+        name = item.lstrip("-+")
+        if name == "pk" or name in getattr(self, "annotations", {}):
+            return [item]
+        meta = self.meta  # type: ignore[attr-defined]
+        field = None
+        parts = name.split("__")
+        for index, part in enumerate(parts):
+            try:
+                field = meta.get_field(part)
+            except FieldDoesNotExist:
+                return [item]
+            if not relation_kind(field):
+                return [item]
+            if index < len(parts) - 1:
+                meta = related_meta(field)
+        kind = relation_kind(field)
+        if kind == "fk" and parts[-1] == field.attname:
+            return [item]
+        ordering = related_meta(field).ordering
+        if not ordering or not all(isinstance(o, str) and o != "?" for o in ordering):
+            return [item]
+        if field in _seen:
+            raise FieldError(f"Infinite loop caused by ordering ({name!r}).")
+        result: list[Any] = []
+        for sub in ordering:
+            sub_desc = sub.startswith("-") != descending
+            result.extend(
+                self.expand_relation_ordering(
+                    f"{'-' if sub_desc else ''}{name}__{sub.lstrip('-+')}", _seen | {field}
+                )
+            )
+        return result
+
     def setup_relation_joins(self, names: list[str], allow_joins: bool = True) -> tuple[Any, str, list[str]]:
         """Resolve a lookup path that starts with a relation; returns (field, alias, rest)."""
         meta = self.meta  # type: ignore[attr-defined]

@@ -67,7 +67,7 @@ class Query(JoinsMixin):
     def clone(self) -> Query:
         """A shallow copy; shared parts (where tree, tuples) are never mutated in place."""
         obj = object.__new__(type(self))
-        obj.__dict__.update(self.__dict__)
+        obj.__dict__ = self.__dict__.copy()  # one C-level copy: every chained call clones
         obj.annotations = dict(self.annotations)
         if self.annotation_select_mask is not None:
             obj.annotation_select_mask = set(self.annotation_select_mask)
@@ -104,8 +104,13 @@ class Query(JoinsMixin):
         Relation traversal is resolved by :meth:`setup_joins`.
         """
         name = names[0]
-        if name in self.annotations and name not in self._field_names():
-            return self.annotations[name], "", list(names[1:])
+        if name in self.annotations and not (
+            len(names) > 1 and name in {f.name for f in self.meta.get_fields()}
+        ):
+            # A field of the model wins over an annotation of the same name when the path
+            # goes on (aggregate(authors=Count("authors"), s=Sum("authors__age"))), as Django.
+            if name not in self._field_names():
+                return self.annotations[name], "", list(names[1:])
         return self.setup_joins(names, allow_joins)
 
     def _field_names(self) -> set[str]:
@@ -174,6 +179,11 @@ class Query(JoinsMixin):
             lhs = self.try_transform(lhs, name, full)
         field = lhs._output_field_or_none
         getter = getattr(lhs, "get_lookup", None)
+        if field is None and getter is None:
+            raise FieldError(
+                f"Cannot filter on {full!r}: the output type of {lhs!r} is unknown; "
+                "give it an output_field=..."
+            )
         lookup_class = getter(lookup_name) if getter else None
         if lookup_class is None and field is not None and not isinstance(lhs, Transform):
             lookup_class = field.get_lookup(lookup_name)
@@ -197,10 +207,10 @@ class Query(JoinsMixin):
             lookup_name = "exact"
         if (
             rhs is None
-            and lookup_name == "exact"
+            and lookup_name in ("exact", "iexact")
             and not getattr(lookup_class, "can_use_none_as_rhs", False)
         ):
-            # filter(field=None) is filter(field__isnull=True), as Django.
+            # filter(field=None) / field__iexact=None is field__isnull=True, as Django.
             lookup_class = (
                 lhs.output_field.get_lookup("isnull") if hasattr(lhs, "output_field") else None
             )
@@ -226,6 +236,7 @@ class Query(JoinsMixin):
             value = _instances_to_pks(value)
         lhs = Col(alias, target) if hasattr(target, "attname") else target
         lookup = self.build_lookup(rest, lhs, value, key)
+        _check_filterable(lookup)
         if (
             negated
             and lookup.lookup_name != "isnull"
@@ -343,8 +354,6 @@ class Query(JoinsMixin):
 
     def add_select_related(self, fields: Sequence[str]) -> None:
         """Record ``select_related`` paths (``()`` means every non-null forward FK)."""
-        from dorm.sql.joins import relation_kind
-
         if not fields:
             self.select_related = True
             return
@@ -358,9 +367,9 @@ class Query(JoinsMixin):
                     field = meta.get_field(name)
                 except FieldDoesNotExist:
                     field = None
-                if field is None or relation_kind(field) != "fk":
+                if field is None or not _can_select_related(field):
                     choices = sorted(
-                        f.name for f in meta.fields if relation_kind(f) == "fk"
+                        f.name for f in meta.get_fields() if _can_select_related(f)
                     )
                     raise FieldError(
                         f"Invalid field name(s) given in select_related: {name!r}. Choices are: "
@@ -392,6 +401,11 @@ class Query(JoinsMixin):
                     self.names_to_path(name.split(LOOKUP_SEP))
                 items.append(item)
             elif hasattr(item, "resolve_expression"):
+                if _has_aggregate(item):
+                    raise FieldError(
+                        "Using an aggregate in order_by() without also including it in "
+                        f"annotate() is not allowed: {item!r}."
+                    )
                 items.append(item)
             else:
                 raise FieldError(f"Invalid order_by argument: {item!r}.")
@@ -538,18 +552,38 @@ class Query(JoinsMixin):
                     cols.append(self.resolve_ref(name))
             else:
                 cols.extend(Col(self.base_alias, f) for f in self.meta.concrete_fields)
+                for name in self.values_select or ():
+                    if name not in self.annotations:
+                        cols.append(self.resolve_ref(name))  # e.g. a related model's column
             for alias, annotation in self.annotations.items():
                 if not self._annotation_selected(alias):
                     continue
                 if not getattr(annotation, "contains_aggregate", False):
                     cols.extend(annotation.get_group_by_cols())
             return tuple(cols)
-        return tuple(self.group_by)
+        # values(...).annotate(<aggregate>): the names selected then are the minimum to group
+        # by (a later values() does not ungroup); what is selected now is grouped too (Django).
+        cols = []
+        selected = self.values_select or ()
+        for item in (*self.group_by, *[n for n in selected if n not in self.group_by]):
+            if not isinstance(item, str):
+                cols.append(item)
+            elif item in self.annotations:
+                annotation = self.annotations[item]
+                if not getattr(annotation, "contains_aggregate", False):
+                    cols.extend(annotation.get_group_by_cols())
+            else:
+                cols.append(self.resolve_ref(item))
+        return tuple(cols)
 
     def set_group_by(self) -> None:
         """Group for an aggregate annotation: by the values() fields when values() came
         first, else by the model's fields (one group per row), as Django."""
-        self.group_by = True if self.values_select is not None else "model"
+        if self.values_select is not None:
+            # Names, resolved at compile time (a subquery relabels its aliases meanwhile).
+            self.group_by = tuple(self.values_select)
+        else:
+            self.group_by = "model"
 
     # Combinators ---------------------------------------------------------------------
 
@@ -579,6 +613,43 @@ class AggregateQuery(Query):
     def __init__(self, model: Any, inner: Query) -> None:
         super().__init__(model)
         self.inner_query = inner
+
+
+def _check_filterable(expr: Any) -> None:
+    """Window expressions cannot go in WHERE/HAVING (``NotSupportedError``, as Django < 4.2)."""
+    if not getattr(expr, "filterable", True):
+        from dorm.exceptions import NotSupportedError
+
+        raise NotSupportedError(
+            f"{type(expr).__name__} is disallowed in the filter clause: a window function is "
+            "computed after WHERE and HAVING. Filter the evaluated rows in Python, or use "
+            "raw SQL that selects from a derived table."
+        )
+    sources = getattr(expr, "get_source_expressions", None)
+    if sources is not None:
+        for source in sources():
+            if source is not None:
+                _check_filterable(source)
+
+
+def _has_aggregate(expr: Any) -> bool:
+    """Whether an (unresolved) expression tree contains an aggregate."""
+    if getattr(expr, "contains_aggregate", False) is True:
+        return True
+    if getattr(expr, "contains_over_clause", False):
+        return False  # Window(Sum(...)) is computed per row
+    sources = getattr(expr, "get_source_expressions", None)
+    return bool(sources) and any(_has_aggregate(e) for e in sources() if e is not None)
+
+
+def _can_select_related(field: Any) -> bool:
+    """Forward FK/one-to-one, or the reverse side of a one-to-one (as Django)."""
+    from dorm.sql.joins import relation_kind
+
+    kind = relation_kind(field)
+    if kind == "reverse":
+        return bool(field.one_to_one) and field.get_accessor_name() is not None
+    return kind == "fk"
 
 
 def _instances_to_pks(value: Any) -> Any:

@@ -190,6 +190,10 @@ class BaseDatabaseOperations:
     def date_trunc_sql(self, lookup_type: str, sql: str, is_datetime: bool = True) -> str:
         raise NotSupportedError(f"Truncating to {lookup_type!r} is not supported by this backend.")
 
+    def time_trunc_sql(self, lookup_type: str, sql: str) -> str:
+        """A time truncated to ``hour``/``minute``/``second`` (``DATE_TRUNC`` by default)."""
+        return f"CAST({self.date_trunc_sql(lookup_type, sql, is_datetime=True)} AS time)"
+
     # Functions ------------------------------------------------------------------------
 
     #: Function class name -> SQL template (``%(expressions)s``) or a callable
@@ -201,6 +205,15 @@ class BaseDatabaseOperations:
 
     def now_sql(self) -> str:
         return "CURRENT_TIMESTAMP"
+
+    def decimal_dividend_sql(self, sql: str) -> str:
+        """The left operand of a division whose result is a decimal; unchanged by default."""
+        return sql
+
+    def computed_lookup_lhs_sql(self, sql: str, internal_type: str) -> str:
+        """The left-hand side of a lookup on a computed value (not a plain column) whose
+        output field is ``internal_type``; unchanged by default."""
+        return sql
 
     def cast_type(self, field: Any) -> str:
         """The type name used in ``CAST(... AS <type>)`` for ``field``."""
