@@ -6,7 +6,7 @@ thread), so PRAGMAs and functions cannot drift between the two.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 
 from dorm.db.backends.base import BaseAsyncDatabaseWrapper
-from dorm_sqlite.base import SQLiteInfo, _sql_for_driver, is_memory, open_connection
+from dorm_sqlite.base import SQLiteInfo, _sql_for_driver, is_memory, open_connection, sqlite_options
 
 
 class AsyncDatabaseWrapper(SQLiteInfo, BaseAsyncDatabaseWrapper):
@@ -30,13 +30,23 @@ class AsyncDatabaseWrapper(SQLiteInfo, BaseAsyncDatabaseWrapper):
         return super().create_pool(max_size, timeout)
 
     async def aget_new_connection(self) -> aiosqlite.Connection:
+        # Bad OPTIONS fail here, before a worker thread exists.
+        sqlite_options(self.settings_dict)
         conn = aiosqlite.Connection(functools.partial(open_connection, self.settings_dict), 64)
         # aiosqlite's worker thread is not a daemon: a connection nobody closed would keep
         # the interpreter from exiting. Ours are closed by aclose_all(); this is the backstop.
-        with contextlib.suppress(AttributeError):
-            conn._thread.daemon = True
-        with self.errors:
-            return await conn
+        thread = getattr(conn, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        try:
+            with self.errors:
+                return await conn
+        except BaseException:
+            # A failed open stops the worker thread; let it finish while this loop still
+            # runs, or it reports to a closed loop later.
+            if thread is not None and thread.is_alive():
+                await asyncio.to_thread(thread.join, 5)
+            raise
 
     async def _raw_run(self, raw: Any, sql: str, params: Any, many: bool, mode: str) -> Any:
         sql = _sql_for_driver(sql)
