@@ -38,6 +38,21 @@ from dorm.models.functions import *  # noqa: E402, F403
 
 __version__ = "0.1.0"
 
+
+def call_command(name: str, /, *args: object, **options: object) -> object:
+    """Run a ``dorm`` command in-process (``call_command("migrate")``); see :mod:`dorm.cli`."""
+    from dorm.cli import call_command as run
+
+    return run(name, *args, **options)  # type: ignore[arg-type]
+
+
+async def acall_command(name: str, /, *args: object, **options: object) -> object:
+    """Async :func:`call_command` (``await acall_command("migrate")`` uses async connections)."""
+    from dorm.cli import acall_command as run
+
+    return await run(name, *args, **options)  # type: ignore[arg-type]
+
+
 __all__ = [
     *_models_all,
     "DatabaseError",
@@ -49,6 +64,8 @@ __all__ = [
     "ObjectDoesNotExist",
     "OperationalError",
     "ValidationError",
+    "acall_command",
+    "call_command",
     "configure",
     "settings",
 ]

@@ -518,9 +518,19 @@ class CombinedExpression(Expression):
         lhs = self.lhs._output_field_or_none
         rhs = self.rhs._output_field_or_none
         temporal = (f.DateField, f.TimeField)
-        if isinstance(lhs, temporal) and isinstance(rhs, f.DurationField):
-            return lhs
+        kind = self._temporal_kind()
+        if kind in ("shift", "shift_swapped"):
+            moved = lhs if kind == "shift" else rhs
+            if isinstance(moved, f.DateField) and not isinstance(moved, f.DateTimeField):
+                return f.DateTimeField()  # date +/- interval is a timestamp (Django)
+            return moved
         if isinstance(lhs, temporal) and isinstance(rhs, temporal) and self.connector == "-":
+            return f.DurationField()
+        if self.connector in (self.MUL, self.DIV) and (
+            (isinstance(lhs, f.DurationField) and isinstance(rhs, (f.IntegerField, f.FloatField)))
+            or (self.connector == self.MUL and isinstance(lhs, (f.IntegerField, f.FloatField))
+                and isinstance(rhs, f.DurationField))
+        ):
             return f.DurationField()
         if (
             self.connector == self.DIV
@@ -543,11 +553,39 @@ class CombinedExpression(Expression):
                 "ExpressionWrapper(..., output_field=...)."
             ) from None
 
+    def _temporal_kind(self) -> str | None:
+        """``shift``: date/time +/- duration (``shift_swapped``: duration + date/time);
+        ``diff``: date/time - date/time of one type; None otherwise."""
+        if self.connector not in (self.ADD, self.SUB):
+            return None
+        lhs = _internal_type(self.lhs)
+        rhs = _internal_type(self.rhs)
+        temporal = ("DateField", "DateTimeField", "TimeField")
+        if lhs in temporal and rhs == "DurationField":
+            return "shift"
+        if lhs == "DurationField" and rhs in temporal and self.connector == self.ADD:
+            return "shift_swapped"
+        if lhs in temporal and lhs == rhs and self.connector == self.SUB:
+            return "diff"
+        return None
+
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs_sql, lhs_params = compiler.compile(self.lhs)
         rhs_sql, rhs_params = compiler.compile(self.rhs)
         if self.connector == self.POW:
             return f"POWER({lhs_sql}, {rhs_sql})", [*lhs_params, *rhs_params]
+        kind = self._temporal_kind()
+        if kind is not None:
+            # Date/time arithmetic has its own SQL per backend (SQLite stores text).
+            ops = connection.ops
+            if kind == "diff":
+                sql = ops.subtract_temporals(_internal_type(self.lhs), lhs_sql, rhs_sql)
+                return sql, [*lhs_params, *rhs_params]
+            if kind == "shift_swapped":
+                sql = ops.combine_duration_expression(self.connector, rhs_sql, lhs_sql)
+                return sql, [*rhs_params, *lhs_params]
+            sql = ops.combine_duration_expression(self.connector, lhs_sql, rhs_sql)
+            return sql, [*lhs_params, *rhs_params]
         if self.connector == self.DIV:
             field = self._output_field_or_none
             if field is not None and field.get_internal_type() == "DecimalField":
@@ -562,10 +600,19 @@ class CombinedExpression(Expression):
         return ("Combined", self.connector, lk, rk)
 
     def collect_params(self, compiler: Any, connection: Any) -> list[Any]:
-        return [
-            *self.lhs.collect_params(compiler, connection),
-            *self.rhs.collect_params(compiler, connection),
-        ]
+        lhs = self.lhs.collect_params(compiler, connection)
+        rhs = self.rhs.collect_params(compiler, connection)
+        if self._temporal_kind() == "shift_swapped":
+            return [*rhs, *lhs]
+        return [*lhs, *rhs]
+
+
+def _internal_type(expr: Any) -> str | None:
+    try:
+        field = expr._output_field_or_none
+    except (AttributeError, FieldError):
+        return None
+    return field.get_internal_type() if field is not None else None  # type: ignore[no-any-return]
 
 
 class ExpressionWrapper(Expression):

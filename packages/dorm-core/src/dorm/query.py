@@ -1298,8 +1298,11 @@ class QuerySet(Generic[M]):
             )
             # Field.pre_save is a plain __dict__ read: do it inline (hot loop, rows x fields).
             getters = [
-                (f.attname if type(f).pre_save is Field.pre_save else None, f.pre_save,
-                 f.get_db_prep_save)
+                (
+                    f.attname if type(f).pre_save is Field.pre_save else None,
+                    f.pre_save,
+                    f.get_db_prep_save,
+                )
                 for f in fields
             ]
             for start in range(0, len(group), size):

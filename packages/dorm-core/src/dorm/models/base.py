@@ -596,9 +596,7 @@ class Model(metaclass=ModelBase):
         sql, returning_converters = entry
         if returning and can_return:
             row = yield ("insert", sql, params, True)
-            for field, value, converters in zip(
-                returning, row, returning_converters, strict=False
-            ):
+            for field, value, converters in zip(returning, row, returning_converters, strict=False):
                 for converter in converters:
                     value = converter(value)
                 self.__dict__[field.attname] = value

@@ -101,7 +101,8 @@ class ForwardManyToOneDescriptor:
     def _lookup(self, instance: Any) -> dict[str, Any] | None:
         attname = self.field.attname
         # A deferred FK column (only()/defer()) is loaded first, as Django does.
-        value = instance.__dict__[attname] if attname in instance.__dict__ else getattr(instance, attname)
+        d = instance.__dict__
+        value = d[attname] if attname in d else getattr(instance, attname)
         if value is None:
             return None
         return {self.field.target_field.attname: value}

@@ -210,8 +210,13 @@ class SQLCompiler:
             else:
                 parts.append("DISTINCT")
         cols_sql = []
-        for expr, alias in select:
+        # Selected expressions with parameters, by (sql, params): GROUP BY names them by
+        # position, since PostgreSQL cannot match "x / $1" with "x / $3" (as Django).
+        positions: dict[tuple[str, tuple[str, ...]], int] = {}
+        for index, (expr, alias) in enumerate(select, start=1):
             s, p = self.compile(expr)
+            if p:
+                positions.setdefault((s, tuple(map(repr, p))), index)
             if alias:
                 s = f"{s} AS {qn(alias)}"
             cols_sql.append(s)
@@ -232,11 +237,15 @@ class SQLCompiler:
                         c for c in o.get_group_by_cols() if not isinstance(c, Ref)
                     )
             gb_sql, seen = [], set()
+            by_index = self.connection.features.allows_group_by_select_index
             for expr in group_by:
                 s, p = self.compile(expr)
-                if (s, tuple(map(repr, p))) in seen:
+                key = (s, tuple(map(repr, p)))
+                if key in seen:
                     continue
-                seen.add((s, tuple(map(repr, p))))
+                seen.add(key)
+                if p and by_index and key in positions:
+                    s, p = str(positions[key]), []
                 gb_sql.append(s)
                 params.extend(p)
             if gb_sql:

@@ -104,13 +104,14 @@ class Query(JoinsMixin):
         Relation traversal is resolved by :meth:`setup_joins`.
         """
         name = names[0]
-        if name in self.annotations and not (
-            len(names) > 1 and name in {f.name for f in self.meta.get_fields()}
+        # A field of the model wins over an annotation of the same name when the path goes
+        # on (aggregate(authors=Count("authors"), s=Sum("authors__age"))), as Django.
+        if (
+            name in self.annotations
+            and name not in self._field_names()
+            and not (len(names) > 1 and name in {f.name for f in self.meta.get_fields()})
         ):
-            # A field of the model wins over an annotation of the same name when the path
-            # goes on (aggregate(authors=Count("authors"), s=Sum("authors__age"))), as Django.
-            if name not in self._field_names():
-                return self.annotations[name], "", list(names[1:])
+            return self.annotations[name], "", list(names[1:])
         return self.setup_joins(names, allow_joins)
 
     def _field_names(self) -> set[str]:
@@ -564,8 +565,9 @@ class Query(JoinsMixin):
         # values(...).annotate(<aggregate>): the names selected then are the minimum to group
         # by (a later values() does not ungroup); what is selected now is grouped too (Django).
         cols = []
+        minimum: tuple[Any, ...] = tuple(self.group_by)  # type: ignore[arg-type]
         selected = self.values_select or ()
-        for item in (*self.group_by, *[n for n in selected if n not in self.group_by]):
+        for item in (*minimum, *[n for n in selected if n not in minimum]):
             if not isinstance(item, str):
                 cols.append(item)
             elif item in self.annotations:
@@ -583,7 +585,7 @@ class Query(JoinsMixin):
             # Names, resolved at compile time (a subquery relabels its aliases meanwhile).
             self.group_by = tuple(self.values_select)
         else:
-            self.group_by = "model"
+            self.group_by = "model"  # type: ignore[assignment]
 
     # Combinators ---------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ class BaseDatabaseFeatures:
     supports_select_difference = True
     supports_stddev = True
     supports_aggregate_filter_clause = True
+    allows_group_by_select_index = True
     supports_paramstyle_pyformat = True
     max_query_params: int | None = None
     has_native_uuid_field = False

@@ -206,6 +206,17 @@ class BaseDatabaseOperations:
     def now_sql(self) -> str:
         return "CURRENT_TIMESTAMP"
 
+    def combine_duration_expression(self, connector: str, lhs: str, rhs: str) -> str:
+        """A date, datetime or time (``lhs``) plus or minus a duration (``rhs``)."""
+        return f"({lhs} {connector} {rhs})"
+
+    def subtract_temporals(self, internal_type: str, lhs: str, rhs: str) -> str:
+        """The duration between two dates, datetimes or times of ``internal_type``."""
+        if internal_type == "DateField":
+            # date - date is a number of days in SQL; a duration is an interval.
+            return f"(INTERVAL '1 day' * ({lhs} - {rhs}))"
+        return f"({lhs} - {rhs})"
+
     def decimal_dividend_sql(self, sql: str) -> str:
         """The left operand of a division whose result is a decimal; unchanged by default."""
         return sql

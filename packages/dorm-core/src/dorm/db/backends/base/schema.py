@@ -616,6 +616,9 @@ class BaseDatabaseSchemaEditor:
                     [],
                 )
             )
+            statements.extend(
+                self._rename_unique_together_statements(model, new_model, old_field, new_field)
+            )
         qc = qn(new_field.column)
         changes: list[tuple[str, list[Any]]] = []
         if old_type != new_type:
@@ -659,6 +662,37 @@ class BaseDatabaseSchemaEditor:
                     statements.extend(self.rename_db_object_statements(table, old, obj))
             else:
                 statements.append((obj.create_sql, []))
+        return statements
+
+    def _rename_unique_together_statements(
+        self, model: Any, new_model: Any, old_field: Any, new_field: Any
+    ) -> list[tuple[str, list[Any]]]:
+        """unique_together constraints are named after their columns: follow a rename."""
+        old_meta, new_meta = model._meta, new_model._meta
+        table = old_meta.db_table
+        statements: list[tuple[str, list[Any]]] = []
+        for names in old_meta.unique_together:
+            if old_field.name not in names:
+                continue
+            renamed = tuple(new_field.name if n == old_field.name else n for n in names)
+            if renamed not in [tuple(u) for u in new_meta.unique_together]:
+                continue  # the unique_together change drops or re-creates it
+            old_columns = [old_meta.get_field(n).column for n in names]
+            new_columns = [new_meta.get_field(n).column for n in renamed]
+            old_name = self._constraint_name(table, old_columns, "uniq")
+            new_name = self._constraint_name(table, new_columns, "uniq")
+            if old_name != new_name:
+                statements.append(
+                    (
+                        self.sql_rename_constraint
+                        % {
+                            "table": self.quote_name(table),
+                            "old_name": self.quote_name(old_name),
+                            "new_name": self.quote_name(new_name),
+                        },
+                        [],
+                    )
+                )
         return statements
 
     def _alter_many_to_many_statements(
