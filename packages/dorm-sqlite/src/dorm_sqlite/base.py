@@ -11,7 +11,7 @@ from typing import Any
 from dorm.db.backends.base import BaseDatabaseWrapper, format_to_qmark
 from dorm.exceptions import ImproperlyConfigured
 from dorm_sqlite.features import DatabaseFeatures
-from dorm_sqlite.operations import DatabaseOperations
+from dorm_sqlite.operations import DatabaseOperations, temporal_add, temporal_diff
 from dorm_sqlite.schema import DatabaseSchemaEditor
 
 #: OPTIONS this backend understands, with defaults for file databases.
@@ -115,6 +115,8 @@ def open_connection(settings_dict: dict[str, Any]) -> sqlite3.Connection:
     )
     try:
         conn.create_function("REGEXP", 2, _regexp, deterministic=True)
+        conn.create_function("dorm_temporal_add", 2, temporal_add, deterministic=True)
+        conn.create_function("dorm_temporal_diff", 2, temporal_diff, deterministic=True)
         pragmas = []
         if options["busy_timeout"] is not None:
             pragmas.append(f"PRAGMA busy_timeout = {int(options['busy_timeout'])}")

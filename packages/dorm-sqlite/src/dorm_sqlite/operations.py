@@ -55,6 +55,37 @@ def _cast_sql(func: Any, compiler: Any, connection: Any) -> tuple[str, list[Any]
     return f"CAST({sql} AS {connection.ops.cast_type(func.output_field)})", params
 
 
+def _parse_temporal(value: Any) -> tuple[datetime.datetime, str]:
+    """An ISO date, datetime or time text as a datetime, and which of the three it was."""
+    text = str(value)
+    if len(text) == 10 and text[4] == "-":
+        return datetime.datetime.fromisoformat(text), "date"
+    if len(text) >= 8 and text[2] == ":":
+        time = datetime.time.fromisoformat(text)
+        return datetime.datetime.combine(datetime.date(2000, 1, 1), time), "time"
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=None), "datetime"
+
+
+def temporal_add(value: Any, microseconds: Any) -> str | None:
+    """SQL function ``dorm_temporal_add(date|datetime|time, microseconds)``: a date gives a
+    datetime (as Django: date + interval is a timestamp), a time stays a time."""
+    if value is None or microseconds is None:
+        return None
+    moment, kind = _parse_temporal(value)
+    moment += datetime.timedelta(microseconds=int(microseconds))
+    if kind == "time":
+        return moment.time().isoformat()
+    return moment.isoformat(" ")
+
+
+def temporal_diff(lhs: Any, rhs: Any) -> int | None:
+    """SQL function ``dorm_temporal_diff(a, b)``: ``a - b`` in microseconds."""
+    if lhs is None or rhs is None:
+        return None
+    delta = _parse_temporal(lhs)[0] - _parse_temporal(rhs)[0]
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def _parse_datetime(value: Any) -> Any:
     if value is None or isinstance(value, datetime.datetime):
         return value
@@ -135,6 +166,15 @@ class DatabaseOperations(BaseDatabaseOperations):
 
     def now_sql(self) -> str:
         return "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
+
+    def combine_duration_expression(self, connector: str, lhs: str, rhs: str) -> str:
+        # Dates/times are ISO text and durations integer microseconds: computed by the
+        # dorm_temporal_add() function every connection registers (see base.py).
+        sign = "-" if connector == "-" else ""
+        return f"dorm_temporal_add({lhs}, {sign}({rhs}))"
+
+    def subtract_temporals(self, internal_type: str, lhs: str, rhs: str) -> str:
+        return f"dorm_temporal_diff({lhs}, {rhs})"
 
     def decimal_dividend_sql(self, sql: str) -> str:
         # NUMERIC affinity stores 45.00 as the integer 45: divide as a real number.

@@ -193,7 +193,21 @@ class DatabaseSchemaEditor(BaseDatabaseSchemaEditor):
         conn = self.connection
         if old_field.db_type(conn) is None or new_field.db_type(conn) is None:
             return super().alter_field_statements(model, old_field, new_field)
+        table = model._meta.db_table
+        new_model = new_field.model or model
+        if old_field.column == new_field.column and self._definition(
+            model, old_field, table
+        ) == self._definition(new_model, new_field, table):
+            return []  # only Python-side attributes changed (choices, help_text, ...)
         return self.remake_table_statements(model, alter_field=(old_field, new_field))
+
+    def _definition(self, model: Any, field: Any, table: str) -> tuple[Any, ...]:
+        objects = self.field_db_objects(model, field, table=table)
+        return (
+            self.column_sql(model, field, table=table),
+            self.column_fk_sql(field, table=table),
+            sorted((k, o.name, repr(o.key)) for k, o in objects.items()),
+        )
 
     def alter_db_table_statements(
         self, model: Any, old_db_table: str, new_db_table: str
