@@ -425,7 +425,6 @@ class MigrateCommand(Command):
         except DormError as exc:
             raise CommandError(str(exc)) from exc
         executor = MigrationExecutor(alias, loader=loader, progress_callback=self._progress)
-        executor.verbosity = options["verbosity"]  # type: ignore[attr-defined]
         label = options.get("app_label")
         name = options.get("migration_name")
         if not label:

@@ -1296,12 +1296,19 @@ class QuerySet(Generic[M]):
                 update_fields=update_fields,
                 unique_fields=unique_fields,
             )
-            # Field.pre_save is a plain __dict__ read: do it inline (hot loop, rows x fields).
+            # The hot loop (rows x fields) skips the base class' pass-through levels: Field's
+            # pre_save is a plain __dict__ read, and where neither get_db_prep_save nor
+            # get_db_prep_value is overridden, get_db_prep_save(v, conn) is get_prep_value(v).
             getters = [
                 (
                     f.attname if type(f).pre_save is Field.pre_save else None,
                     f.pre_save,
-                    f.get_db_prep_save,
+                    *(
+                        (f.get_prep_value, True)
+                        if type(f).get_db_prep_save is Field.get_db_prep_save
+                        and type(f).get_db_prep_value is Field.get_db_prep_value
+                        else (f.get_db_prep_save, False)
+                    ),
                 )
                 for f in fields
             ]
@@ -1311,9 +1318,12 @@ class QuerySet(Generic[M]):
                 append = params.append
                 for obj in batch:
                     d = obj.__dict__
-                    for attname, pre_save, prep in getters:
+                    for attname, pre_save, prep, direct in getters:
                         value = d.get(attname) if attname is not None else pre_save(obj, True)
-                        append(prep(value, conn) if value is not None else None)
+                        if value is None:
+                            append(None)
+                        else:
+                            append(prep(value) if direct else prep(value, conn))
                 sql = compiler.sql_for_rows(len(batch))
                 if returning:
                     rows = yield ("fetchall", sql, params)

@@ -32,9 +32,10 @@ class DatabaseSchemaEditor(BaseDatabaseSchemaEditor):
 
     def __init__(self, connection: Any, collect_sql: bool = False, atomic: bool = True) -> None:
         super().__init__(connection, collect_sql=collect_sql, atomic=atomic)
-        # Set when foreign keys are enforced and could not be switched off (an outer
-        # transaction was open): a table rebuild would then fail at commit.
-        self.fk_enforced = False
+        # Whether the DDL runs inside a transaction the caller opened: the PRAGMA that
+        # switches foreign keys off is then a no-op, and a table rebuild would fail at
+        # commit. (Set by __enter__, and by the migration executor.)
+        self.outer_atomic = False
 
     # The envelope around a batch of DDL ------------------------------------------------
 
@@ -63,9 +64,8 @@ class DatabaseSchemaEditor(BaseDatabaseSchemaEditor):
             )
 
     def __enter__(self) -> DatabaseSchemaEditor:
-        conn = self.connection
-        if not self.collect_sql and conn.tx.in_atomic_block and self._foreign_keys_configured():
-            self.fk_enforced = True
+        if not self.collect_sql:
+            self.outer_atomic = self.connection.tx.in_atomic_block
         super().__enter__()
         return self
 
@@ -87,7 +87,7 @@ class DatabaseSchemaEditor(BaseDatabaseSchemaEditor):
         ``new_model`` (default: the model ``create_field``/the new ``alter_field`` is bound
         to, else ``model``) supplies the table's constraints, unique_together and indexes.
         """
-        if self.fk_enforced:
+        if self.outer_atomic and self._foreign_keys_configured():
             raise NotSupportedError(
                 f"Rebuilding the SQLite table {model._meta.db_table!r} inside an atomic() "
                 "block needs foreign key checks off, and SQLite cannot switch them off inside "

@@ -556,7 +556,7 @@ class BaseDatabaseSchemaEditor:
             return self.delete_model_statements(through) if through is not None else []
         if field.db_type(self.connection) is None:
             return []
-        statements = [
+        statements: list[tuple[str, list[Any]]] = [
             (obj.drop_sql, [])
             for obj in self.field_db_objects(model, field).values()
             if obj.kind == "fk"

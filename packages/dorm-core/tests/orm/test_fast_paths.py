@@ -1,0 +1,194 @@
+"""The hot-path shortcuts (see dorm-bench) answer exactly as the general path does.
+
+``get(pk=...)`` reuses the statement compiled for the shape, ``filter(field=value)`` rebuilds
+a lookup from a learnt resolution, ``count()`` keys its cache on what the COUNT depends on,
+instances are built by a generated function, single-row INSERTs come from a cache. Each test
+runs the same calls with the shortcuts switched off (``general``) and compares the results
+and the statements sent, parameters included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from orm_models import AllTypes, Article, Author, Product
+
+import dorm.models.base as model_base
+import dorm.query as query_module
+import dorm.sql.compiler as compiler_module
+from dorm.exceptions import FieldError
+from dorm.testing import CaptureQueries
+
+pytestmark = pytest.mark.usefixtures("orm")
+
+
+class _NoCache(dict):  # type: ignore[type-arg]
+    def get(self, key: Any, default: Any = None) -> Any:
+        return default
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def general() -> Iterator[None]:
+    """Switch every shortcut off for the block."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(query_module, "_pk_get", lambda qs, conn, kwargs: None)
+    mp.setattr(query_module, "_plain_filter", lambda query, key, value: None)
+    mp.setattr(query_module, "_instance_factory", lambda names, convs: None)
+    mp.setattr(compiler_module, "_count_cache_key", compiler_module.select_cache_key)
+    mp.setattr(model_base, "_INSERT_SQL", _NoCache())
+    try:
+        yield
+    finally:
+        mp.undo()
+
+
+async def both(call: Any) -> tuple[Any, Any]:
+    """``(result, [(sql, params)])`` of ``await call()`` with the shortcuts on, then off."""
+    out = []
+    for ctx in (contextlib.nullcontext(), general()):
+        with ctx:
+            async with CaptureQueries() as log:
+                try:
+                    value: Any = await call()
+                except Exception as exc:
+                    value = (type(exc), str(exc))
+            out.append((value, [(q["sql"], list(q["params"] or ())) for q in log.captured]))
+    return out[0], out[1]
+
+
+def state(obj: Any) -> Any:
+    if isinstance(obj, list):
+        return [state(o) for o in obj]
+    if hasattr(obj, "_state"):
+        return (type(obj), {k: v for k, v in obj.__dict__.items() if k != "_state"})
+    return obj
+
+
+@pytest.fixture
+async def people(run: Any) -> list[Any]:
+    return [
+        await run(Author.objects.create, name=n, age=a, rating=r, active=x)
+        for n, a, r, x in [("Ann", 30, 4.5, True), ("Bob", 41, None, False), ("Cy", 30, 2.0, True)]
+    ]
+
+
+async def test_get_by_primary_key(run: Any, people: list[Any]) -> None:
+    ann = people[0]
+    calls = [
+        lambda: run(Author.objects.get, pk=ann.pk),
+        lambda: run(Author.objects.get, id=ann.pk),
+        lambda: run(Author.objects.get, pk__exact=ann.pk),
+        lambda: run(Author.objects.get, pk=str(ann.pk)),  # prepared like the general path
+        lambda: run(Author.objects.get, pk=10_000),  # DoesNotExist, same message
+        lambda: run(Author.objects.get, pk="nope"),  # the same conversion error
+        lambda: run(Author.objects.filter(active=False).get, pk=ann.pk),
+        lambda: run(Author.objects.only("name").get, pk=ann.pk),
+        lambda: run(Author.objects.values("name").get, pk=ann.pk),
+        lambda: run(Author.objects.using("default").get, pk=ann.pk),
+        lambda: run(Author.objects.get, name="Ann"),
+    ]
+    for call in calls:
+        for _ in range(2):  # the second call uses what the first one cached
+            (fast, fast_sql), (slow, slow_sql) = await both(call)
+            assert state(fast) == state(slow)
+            assert fast_sql == slow_sql
+    found = await run(Author.objects.get, pk=ann.pk)
+    assert found._state.db == "default" and not found._state.adding
+    assert found.active is True and found.rating == 4.5
+
+
+async def test_single_keyword_filters(run: Any, people: list[Any]) -> None:
+    for key, value in [
+        ("name", "Ann"),
+        ("age", 30),
+        ("age__gt", 35),
+        ("active", True),
+        ("rating", 2.0),
+        ("name__icontains", "b"),
+        ("pk", people[1].pk),
+        ("id__in", [people[0].pk]),  # not a plain value: general path
+    ]:
+        for _ in range(2):
+            (fast, fast_sql), (slow, slow_sql) = await both(
+                lambda key=key, value=value: run.list(
+                    Author.objects.filter(**{key: value}).order_by("pk")
+                )
+            )
+            assert state(fast) == state(slow), key
+            assert fast_sql == slow_sql, key
+            (fast, fast_sql), (slow, slow_sql) = await both(
+                lambda key=key, value=value: run(Author.objects.filter(**{key: value}).count)
+            )
+            assert (fast, fast_sql) == (slow, slow_sql), key
+    # A key an annotation shadows, and chained filters, resolve as before.
+    qs = Author.objects.filter(age=30).filter(active=True).exclude(name="Cy")
+    assert [a.name for a in await run.list(qs)] == ["Ann"]
+    with pytest.raises(FieldError):
+        Author.objects.filter(nosuchfield=1)
+    with pytest.raises(FieldError):
+        Author.objects.filter(nosuchfield=1)  # an error is not cached as a resolution
+
+
+async def test_count_of_ordered_annotated_and_sliced_querysets(run: Any, people: list[Any]) -> None:
+    from dorm import F
+
+    for qs in [
+        Author.objects.all(),
+        Author.objects.filter(age=30).order_by("-name"),
+        Author.objects.filter(age=30).annotate(double=F("age") * 2),
+        Author.objects.filter(age=30).values("name"),
+        Author.objects.order_by("name")[:2],
+        Author.objects.filter(age=30).distinct(),
+        Article.objects.all(),  # Meta.ordering
+    ]:
+        (fast, fast_sql), (slow, slow_sql) = await both(lambda qs=qs: run(qs.count))
+        assert (fast, fast_sql) == (slow, slow_sql)
+
+
+async def test_instances_of_every_field_type(run: Any) -> None:
+    obj = await run(
+        AllTypes.objects.create,
+        small=1,
+        dec=decimal.Decimal("1.50"),
+        flag=False,
+        char="x",
+        data={"a": [1, 2]},
+        blob=b"\x00\x01",
+    )
+    for call in [
+        lambda: run.list(AllTypes.objects.all()),
+        lambda: run(AllTypes.objects.get, pk=obj.pk),
+        lambda: run.list(AllTypes.objects.defer("data", "blob")),
+    ]:
+        (fast, _), (slow, _) = await both(call)
+        assert state(fast) == state(slow)
+    got = await run(AllTypes.objects.get, pk=obj.pk)
+    assert got.flag is False and got.dec == decimal.Decimal("1.50") and got.data == {"a": [1, 2]}
+    assert got.blob == b"\x00\x01" and got.big is None
+
+
+async def test_create_with_and_without_database_defaults(run: Any) -> None:
+    made = iter(range(100))
+
+    async def create(stock: int | None) -> Any:
+        kwargs: dict[str, Any] = {"sku": f"s{next(made)}", "price": decimal.Decimal("1")}
+        if stock is not None:
+            kwargs["stock"] = stock
+        obj = await run(Product.objects.create, **kwargs)
+        fresh = await run(Product.objects.get, pk=obj.pk)
+        return obj.__dict__.get("stock", "fetched lazily"), fresh.stock
+
+    for stock in [None, 3, None, 5]:
+        for _ in range(2):
+            (fast, fast_sql), (slow, slow_sql) = await both(lambda stock=stock: create(stock))
+            assert fast == slow
+            assert [sql for sql, _ in fast_sql] == [sql for sql, _ in slow_sql]
+    stocks = sorted(p.stock for p in await run.list(Product.objects.all()))
+    assert stocks == [3] * 4 + [5] * 4 + [7] * 8
