@@ -1,65 +1,44 @@
 """dorm in five minutes: models, a database, CRUD and queries — sync and async.
 
-Run it with ``hatch run demo`` (or ``python examples/quickstart.py`` with dorm-core and
-dorm-sqlite installed). It works in a temporary directory and leaves nothing behind.
+Run it with ``hatch run demo`` (or ``python examples/quickstart/demo.py`` with dorm-core
+and dorm-sqlite installed). The models are in ``shop/models.py``; the demo writes their
+migration with ``makemigrations``, applies it with ``migrate``, then uses them — in a
+temporary copy of the project, leaving nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import decimal
-import os
 import shutil
+import sys
 import tempfile
+from pathlib import Path
 
 import dorm
 from dorm import Count, F, Q, Sum, transaction
-from dorm.db import aclose_all, close_all, connections
+from dorm.db import aclose_all, close_all
 
-workdir = tempfile.mkdtemp(prefix="dorm-quickstart-")
+HERE = Path(__file__).resolve().parent
+
+# Work on a copy of the project in a temporary directory: the demo writes the app's
+# migrations and a database, and leaves nothing behind.
+workdir = Path(tempfile.mkdtemp(prefix="dorm-quickstart-"))
+shutil.copytree(HERE / "shop", workdir / "shop", ignore=shutil.ignore_patterns("__pycache__"))
+sys.path.insert(0, str(workdir))
 dorm.configure(
-    DATABASES={"default": {"ENGINE": "sqlite", "NAME": os.path.join(workdir, "shop.sqlite3")}}
+    DATABASES={"default": {"ENGINE": "sqlite", "NAME": str(workdir / "shop.sqlite3")}},
+    INSTALLED_APPS=["shop"],
 )
 
-
-class Author(dorm.Model):
-    name = dorm.CharField(max_length=100)
-    email = dorm.EmailField(unique=True)
-
-    class Meta:
-        app_label = "shop"
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Tag(dorm.Model):
-    name = dorm.SlugField(unique=True)
-
-    class Meta:
-        app_label = "shop"
-
-
-class Book(dorm.Model):
-    title = dorm.CharField(max_length=200)
-    price = dorm.DecimalField(max_digits=6, decimal_places=2)
-    in_print = dorm.BooleanField(default=True)
-    published = dorm.DateField(null=True)
-    author = dorm.ForeignKey(Author, on_delete=dorm.CASCADE, related_name="books")
-    tags = dorm.ManyToManyField(Tag, related_name="books")
-
-    class Meta:
-        app_label = "shop"
-
-    def __str__(self) -> str:
-        return self.title
+from shop.models import Author, Book, Tag  # noqa: E402
 
 
 def create_tables() -> None:
-    with connections["default"].schema_editor() as editor:
-        for model in (Author, Tag, Book):
-            editor.create_model(model)
+    """What `dorm makemigrations` and `dorm migrate` do on the command line."""
+    dorm.call_command("makemigrations")
+    print("wrote", ", ".join(p.name for p in sorted((workdir / "shop" / "migrations").glob("0*.py"))))
+    dorm.call_command("migrate")
 
 
 def sync_part() -> None:
