@@ -407,6 +407,12 @@ class MigrateCommand(Command):
         )
         _database_option(parser)
         parser.add_argument(
+            "--all-shards",
+            action="store_true",
+            help="Migrate every shard alias a router declares (e.g. HashShardRouter's shards). "
+            "--database also accepts a pattern such as 'shard_*'.",
+        )
+        parser.add_argument(
             "--fake", action="store_true", help="Record the migrations without running them."
         )
         parser.add_argument(
@@ -483,7 +489,57 @@ class MigrateCommand(Command):
             self.stdout.write(" FAILED\n")
         return CommandError(f"{type(exc).__name__}: {exc}")
 
+    @staticmethod
+    def _aliases(options: dict[str, Any]) -> list[str] | None:
+        """The aliases for --all-shards or a --database pattern; None for one plain alias."""
+        import fnmatch
+
+        from dorm.conf import settings
+        from dorm.db import router
+
+        configured = list(settings.DATABASES)
+        if options.get("all_shards"):
+            aliases: list[str] = []
+            for r in router.routers:
+                for alias in getattr(r, "aliases", ()) or ():
+                    if alias not in aliases:
+                        aliases.append(alias)
+            if not aliases:
+                raise CommandError(
+                    "--all-shards: no router in DATABASE_ROUTERS declares shard aliases."
+                )
+            missing = [a for a in aliases if a not in configured]
+            if missing:
+                raise CommandError(
+                    f"--all-shards: shard alias(es) {', '.join(missing)} are not in DATABASES."
+                )
+            return aliases
+        pattern = options["database"]
+        if not any(c in pattern for c in "*?["):
+            return None
+        matched = [a for a in configured if fnmatch.fnmatchcase(a, pattern)]
+        if not matched:
+            raise CommandError(
+                f"--database pattern {pattern!r} matches no alias; configured: "
+                f"{', '.join(configured)}."
+            )
+        return matched
+
     def handle(self, **options: Any) -> Any:
+        aliases = self._aliases(options)
+        if aliases is None:
+            return self._handle_one(**options)
+        return {alias: self._handle_one(**{**options, "database": alias}) for alias in aliases}
+
+    async def ahandle(self, **options: Any) -> Any:
+        aliases = self._aliases(options)
+        if aliases is None:
+            return await self._ahandle_one(**options)
+        return {
+            alias: await self._ahandle_one(**{**options, "database": alias}) for alias in aliases
+        }
+
+    def _handle_one(self, **options: Any) -> Any:
         self._verbosity = options["verbosity"]
         executor, targets = self._prepare(options)
         try:
@@ -501,7 +557,7 @@ class MigrateCommand(Command):
         self._warn_unmigrated_changes(executor.loader)
         return plan
 
-    async def ahandle(self, **options: Any) -> Any:
+    async def _ahandle_one(self, **options: Any) -> Any:
         self._verbosity = options["verbosity"]
         executor, targets = self._prepare(options)
         try:
