@@ -1,0 +1,1 @@
+"""The Django app the benchmark installs when it configures Django outside a project."""
