@@ -6,6 +6,7 @@ for sync code, ``async_connections`` for async code).
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections import namedtuple
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -301,6 +302,8 @@ class QuerySet(Generic[M]):
         return c
 
     def _chain(self) -> QuerySet[M]:
+        if self.__dict__.pop("_owned", False):
+            return self
         return self._clone()
 
     @property
@@ -725,15 +728,18 @@ class QuerySet(Generic[M]):
             return
         size = chunk_size or 2000
         batch: list[Any] = []
-        async for row in conn.iterate(sql, params, size):
-            batch.append(row)
-            if len(batch) >= size:
-                objs = builder.build(batch)
-                if self._prefetch_related_lookups and self._kind == MODEL:
-                    await self._arun_prefetch(objs)
-                for obj in objs:
-                    yield obj
-                batch = []
+        # aclosing: leaving the loop early (break, error) closes the backend's stream (its
+        # cursor, connection, transaction) now, not whenever the event loop finalizes it.
+        async with contextlib.aclosing(conn.iterate(sql, params, size)) as rows:
+            async for row in rows:
+                batch.append(row)
+                if len(batch) >= size:
+                    objs = builder.build(batch)
+                    if self._prefetch_related_lookups and self._kind == MODEL:
+                        await self._arun_prefetch(objs)
+                    for obj in objs:
+                        yield obj
+                    batch = []
         if batch:
             objs = builder.build(batch)
             if self._prefetch_related_lookups and self._kind == MODEL:

@@ -78,13 +78,32 @@ class BaseManager(Generic[M]):
         return type(class_name or f"{cls.__name__}From{queryset_class.__name__}", (cls,), attrs)
 
 
+#: Methods whose first step is the single clone of their queryset.
+_CHAINABLE = frozenset({
+    "filter", "exclude", "order_by", "values", "values_list", "annotate", "alias",
+    "select_related", "prefetch_related", "only", "defer", "distinct", "using",
+})
+
+
 def _proxy(name: str, method: Any) -> Any:
+    chainable = name in _CHAINABLE
+
     def manager_method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.get_queryset(), name)(*args, **kwargs)
+        if chainable and type(self).get_queryset is _base_get_queryset:
+            # A queryset nobody else can see: its first chained call may change it in place
+            # instead of cloning it (Author.objects.filter(...) builds one QuerySet, not two).
+            qs = self._queryset_class(model=self.model, using=self._db)
+            qs._owned = True
+        else:
+            qs = self.get_queryset()
+        return getattr(qs, name)(*args, **kwargs)
 
     manager_method.__name__ = name
     manager_method.__doc__ = method.__doc__
     return manager_method
+
+
+_base_get_queryset = BaseManager.get_queryset
 
 
 class ManagerDescriptor:
