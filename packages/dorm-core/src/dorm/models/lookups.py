@@ -670,6 +670,50 @@ class HasKey(BuiltinLookup):
         return self.as_sql(compiler, connection)[1]
 
 
+class _JSONContainment(BuiltinLookup):
+    """JSON containment through ``ops.json_contains_sql`` / ``ops.json_contained_by_sql``;
+    a backend without a containment operator raises ``NotSupportedError`` (as Django on
+    SQLite)."""
+
+    prepare_rhs = False
+    ops_method = ""
+
+    def get_prep_lookup(self) -> Any:
+        return self.rhs
+
+    def rhs_db_value(self, connection: Any) -> Any:
+        return connection.ops.adapt_jsonfield_value(
+            self.rhs, getattr(self.lhs_field, "encoder", None)
+        )
+
+    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        if self.rhs_is_expr:
+            return super().process_rhs(compiler, connection)
+        return connection.ops.json_value_sql(), [self.rhs_db_value(connection)]
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        sql = getattr(connection.ops, self.ops_method)(lhs_sql, rhs_sql)
+        return sql, [*lhs_params, *rhs_params]
+
+
+@f.JSONField.register_lookup
+class JSONContains(_JSONContainment):
+    """``data__contains={"a": 1}``: the document contains the given one (jsonb ``@>``)."""
+
+    lookup_name = "contains"
+    ops_method = "json_contains_sql"
+
+
+@f.JSONField.register_lookup
+class JSONContainedBy(_JSONContainment):
+    """``data__contained_by={...}``: the document is contained in the given one (``<@``)."""
+
+    lookup_name = "contained_by"
+    ops_method = "json_contained_by_sql"
+
+
 @f.JSONField.register_lookup
 class JSONExact(Exact):
     lookup_name = "exact"

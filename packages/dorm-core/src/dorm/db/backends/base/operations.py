@@ -176,6 +176,14 @@ class BaseDatabaseOperations:
     def json_column_sql(self, sql: str) -> str:
         return f"JSON({sql})"
 
+    def json_contains_sql(self, lhs: str, rhs: str) -> str:
+        """``JSONField`` ``contains``: SQL true when document ``lhs`` contains ``rhs``."""
+        raise NotSupportedError("contains lookup is not supported on this database backend.")
+
+    def json_contained_by_sql(self, lhs: str, rhs: str) -> str:
+        """``JSONField`` ``contained_by``: SQL true when ``lhs`` is contained in ``rhs``."""
+        raise NotSupportedError("contained_by lookup is not supported on this database backend.")
+
     # Dates --------------------------------------------------------------------------
 
     def date_extract_sql(self, lookup_type: str, sql: str) -> str:
