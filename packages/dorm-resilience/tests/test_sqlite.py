@@ -225,6 +225,38 @@ async def test_async_statements_are_protected(entries: Any, clock: Any, counter:
     assert get_state("down")["state"] is CLOSED
 
 
+async def test_aatomic_is_refused_before_connecting(
+    entries: Any, clock: Any, counter: Counter
+) -> None:
+    circuit_breaker("down", failure_threshold=2, open_window_s=5.0, clock=clock)
+    options = {"circuit_breaker": {"failure_threshold": 2, "open_window_s": 5}}
+    dorm.configure(DATABASES={"default": entries.ok(), "down": entries.broken(**options)})
+    install()
+    count_inside(counter)
+    for _ in range(2):
+        with pytest.raises(OperationalError):
+            async with transaction.aatomic(using="down"):
+                pass
+    attempts = counter.on("down")
+    opened = 0
+    pool = async_connections["down"].pool
+    real_acquire = pool.acquire
+
+    async def acquire() -> Any:
+        nonlocal opened
+        opened += 1
+        return await real_acquire()
+
+    pool.acquire = acquire
+    for _ in range(5):
+        with pytest.raises(CircuitOpenError):
+            async with transaction.aatomic(using="down"):
+                pass
+    assert opened == 0  # refused before any connection was checked out or opened
+    assert counter.on("down") == attempts
+    assert async_connections["down"].current_binding() is None
+
+
 def test_atomic_blocks_fail_fast_and_still_roll_back(entries: Any, clock: Any) -> None:
     cb = circuit_breaker("default", failure_threshold=1, open_window_s=5.0, clock=clock)
     dorm.configure(DATABASES={"default": entries.ok(circuit_breaker=True)})

@@ -96,7 +96,7 @@ class AsyncAtomic:
 
     async def __aenter__(self) -> None:
         conn = async_connections[self.using]
-        binding = await conn.bind()
+        binding = await conn.bind(acquire=False)
         self._bindings.append(binding)
         try:
             action = binding.tx.enter(self.savepoint, self.durable)

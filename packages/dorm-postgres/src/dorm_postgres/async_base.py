@@ -256,7 +256,7 @@ class AsyncDatabaseWrapper(PostgresInfo, BaseAsyncDatabaseWrapper):
 
     async def apply(self, action: Any) -> None:
         binding = self.current_binding()
-        if binding is not None and binding.raw.closed:
+        if binding is not None and binding.raw is not None and binding.raw.closed:
             if action[0] == "rollback":
                 return  # the server ended the transaction with the session
             raise self._lost_in_transaction()

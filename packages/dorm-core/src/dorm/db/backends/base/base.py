@@ -517,13 +517,25 @@ class BaseAsyncDatabaseWrapper(_ConnectionInfo):
     def get_autocommit(self) -> bool:
         return not self.tx.in_atomic_block
 
-    async def bind(self) -> _Binding:
-        """Bind a driver connection to the current task (re-entrant); pair with ``unbind``."""
+    async def bind(self, acquire: bool = True) -> _Binding:
+        """Bind a driver connection to the current task (re-entrant); pair with ``unbind``.
+
+        ``acquire=False`` defers the checkout to the binding's first statement, so opening
+        the connection happens inside the execution hooks (``aatomic`` does this: a circuit
+        breaker then refuses the block's BEGIN before any connection attempt).
+        """
         binding = self.current_binding()
         if binding is None:
-            raw = await self.pool.acquire()
-            binding = _Binding(asyncio.current_task(), raw)
+            binding = _Binding(asyncio.current_task(), None)
             self._binding.set(binding)
+        if acquire and binding.raw is None:
+            try:
+                binding.raw = await self.pool.acquire()
+            except BaseException:
+                if binding.depth == 0:
+                    binding.released = True
+                    self._binding.set(None)
+                raise
         binding.depth += 1
         return binding
 
@@ -532,7 +544,8 @@ class BaseAsyncDatabaseWrapper(_ConnectionInfo):
         if binding.depth == 0:
             binding.released = True
             self._binding.set(None)
-            self.pool.release(binding.raw, discard=discard)
+            if binding.raw is not None:
+                self.pool.release(binding.raw, discard=discard)
 
     # Execution -----------------------------------------------------------------------
 
@@ -543,6 +556,8 @@ class BaseAsyncDatabaseWrapper(_ConnectionInfo):
         if binding is not None:
             if binding.tx.needs_rollback:
                 binding.tx.check_usable()
+            if binding.raw is None:
+                binding.raw = await self.pool.acquire()
             with self.errors:
                 return await self._raw_run(binding.raw, sql, params, many, mode)
         raw = await self.pool.acquire()
