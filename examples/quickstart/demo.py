@@ -37,7 +37,9 @@ from shop.models import Author, Book, Tag  # noqa: E402
 def create_tables() -> None:
     """What `dorm makemigrations` and `dorm migrate` do on the command line."""
     dorm.call_command("makemigrations")
-    print("wrote", ", ".join(p.name for p in sorted((workdir / "shop" / "migrations").glob("0*.py"))))
+    print(
+        "wrote", ", ".join(p.name for p in sorted((workdir / "shop" / "migrations").glob("0*.py")))
+    )
     dorm.call_command("migrate")
 
 
@@ -47,17 +49,27 @@ def sync_part() -> None:
     scifi, short = Tag.objects.create(name="scifi"), Tag.objects.create(name="short")
 
     with transaction.atomic():
-        b1 = Book.objects.create(title="Ancillary Justice", price=decimal.Decimal("9.99"), author=ann)
+        b1 = Book.objects.create(
+            title="Ancillary Justice", price=decimal.Decimal("9.99"), author=ann
+        )
         b2 = Book.objects.create(title="Exhalation", price=decimal.Decimal("14.50"), author=ted)
-        b3 = Book.objects.create(title="Stories of Your Life", price=decimal.Decimal("12.00"), author=ted)
+        b3 = Book.objects.create(
+            title="Stories of Your Life", price=decimal.Decimal("12.00"), author=ted
+        )
         b1.tags.add(scifi)
         b2.tags.add(scifi, short)
         b3.tags.add(short)
 
     print("authors:", list(Author.objects.values_list("name", flat=True)))
     print("cheap books:", [str(b) for b in Book.objects.filter(price__lt=13).order_by("price")])
-    print("Ted's short stories:", Book.objects.filter(author__name__startswith="Ted", tags__name="short").count())
-    print("scifi or under 10:", Book.objects.filter(Q(tags__name="scifi") | Q(price__lt=10)).distinct().count())
+    print(
+        "Ted's short stories:",
+        Book.objects.filter(author__name__startswith="Ted", tags__name="short").count(),
+    )
+    print(
+        "scifi or under 10:",
+        Book.objects.filter(Q(tags__name="scifi") | Q(price__lt=10)).distinct().count(),
+    )
 
     per_author = Author.objects.annotate(n=Count("books"), total=Sum("books__price")).order_by("-n")
     for author in per_author:

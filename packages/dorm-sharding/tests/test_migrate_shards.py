@@ -21,7 +21,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (app / "migrations").mkdir(parents=True)
     (app / "__init__.py").write_text("")
     (app / "migrations" / "__init__.py").write_text("")
-    (app / "models.py").write_text(textwrap.dedent("""
+    (app / "models.py").write_text(
+        textwrap.dedent("""
         import dorm
 
         class Invoice(dorm.Model):
@@ -29,7 +30,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
         class Country(dorm.Model):
             code = dorm.CharField(max_length=2)
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     databases = {"default": {"ENGINE": "sqlite", "NAME": str(tmp_path / "default.sqlite3")}}
     for i in range(3):

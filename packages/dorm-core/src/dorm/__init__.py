@@ -33,8 +33,8 @@ from dorm.models import __all__ as _models_all
 
 # Type checkers cannot evaluate dorm.models' computed __all__: star-import the field and
 # function modules (literal __all__) directly so `dorm.CharField` etc. are typed.
-from dorm.models.fields import *  # noqa: E402, F403
-from dorm.models.functions import *  # noqa: E402, F403
+from dorm.models.fields import *  # noqa: F403
+from dorm.models.functions import *  # noqa: F403
 
 __version__ = "0.1.0"
 

@@ -433,7 +433,10 @@ class Col(Expression):
         self.target = target
 
     def __repr__(self) -> str:
-        return f"Col({self.alias}, {self.target.model._meta.label if self.target.model else ''}.{self.target.name})"
+        return (
+            f"Col({self.alias}, "
+            f"{self.target.model._meta.label if self.target.model else ''}.{self.target.name})"
+        )
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         qn = compiler.quote_name
@@ -528,8 +531,11 @@ class CombinedExpression(Expression):
             return f.DurationField()
         if self.connector in (self.MUL, self.DIV) and (
             (isinstance(lhs, f.DurationField) and isinstance(rhs, (f.IntegerField, f.FloatField)))
-            or (self.connector == self.MUL and isinstance(lhs, (f.IntegerField, f.FloatField))
-                and isinstance(rhs, f.DurationField))
+            or (
+                self.connector == self.MUL
+                and isinstance(lhs, (f.IntegerField, f.FloatField))
+                and isinstance(rhs, f.DurationField)
+            )
         ):
             return f.DurationField()
         if (
@@ -831,8 +837,9 @@ def relabel(node: Any, change_map: dict[str, str]) -> Any:
     if isinstance(node, Col):
         return node.relabeled_clone(change_map)
     if isinstance(node, WhereNode):
-        return WhereNode([relabel(c, change_map) for c in node.children], node.connector,
-                         node.negated)
+        return WhereNode(
+            [relabel(c, change_map) for c in node.children], node.connector, node.negated
+        )
     if hasattr(node, "relabeled_clone") and not isinstance(node, BaseExpression):
         return node.relabeled_clone(change_map)
     if isinstance(node, Subquery):
@@ -845,9 +852,14 @@ def relabel(node: Any, change_map: dict[str, str]) -> Any:
         c = node.copy()
         sources = c.get_source_expressions()
         if sources:
-            c.set_source_expressions([relabel(s, change_map) if s is not None else None
-                                      for s in sources])
-        if hasattr(c, "filter") and getattr(c, "filter", None) is not None and hasattr(c.filter, "as_sql"):
+            c.set_source_expressions(
+                [relabel(s, change_map) if s is not None else None for s in sources]
+            )
+        if (
+            hasattr(c, "filter")
+            and getattr(c, "filter", None) is not None
+            and hasattr(c.filter, "as_sql")
+        ):
             c.filter = relabel(c.filter, change_map)
         if hasattr(c, "rhs_is_expr") and not c.rhs_is_expr:
             pass
@@ -865,8 +877,9 @@ def resolve_outer_refs(node: Any, outer: Any) -> Any:
         # OuterRef(OuterRef("x")) of a nested subquery: one level further out now.
         return node.resolve_expression()
     if isinstance(node, WhereNode):
-        return WhereNode([resolve_outer_refs(c, outer) for c in node.children], node.connector,
-                         node.negated)
+        return WhereNode(
+            [resolve_outer_refs(c, outer) for c in node.children], node.connector, node.negated
+        )
     if isinstance(node, Subquery):
         # A nested subquery: its references to the query ``outer`` is the outer query of.
         c = node.copy()
@@ -877,11 +890,14 @@ def resolve_outer_refs(node: Any, outer: Any) -> Any:
         return c
     if isinstance(node, BaseExpression):
         sources = node.get_source_expressions()
-        if not sources and not (hasattr(node, "filter") and getattr(node, "filter", None) is not None):
+        if not sources and not (
+            hasattr(node, "filter") and getattr(node, "filter", None) is not None
+        ):
             return node
         c = node.copy()
-        c.set_source_expressions([resolve_outer_refs(s, outer) if s is not None else None
-                                  for s in sources])
+        c.set_source_expressions(
+            [resolve_outer_refs(s, outer) if s is not None else None for s in sources]
+        )
         if getattr(c, "filter", None) is not None and hasattr(c.filter, "as_sql"):
             c.filter = resolve_outer_refs(c.filter, outer)
         return c
@@ -918,8 +934,14 @@ class Subquery(BaseExpression, Combinable):
             return self._output_field
         return self.query._output_field_or_none
 
-    def resolve_expression(self, query: Any = None, allow_joins: bool = True, reuse: Any = None,
-                           summarize: bool = False, for_save: bool = False) -> Any:
+    def resolve_expression(
+        self,
+        query: Any = None,
+        allow_joins: bool = True,
+        reuse: Any = None,
+        summarize: bool = False,
+        for_save: bool = False,
+    ) -> Any:
         c = self.copy()
         inner = c.query
         # Give the inner tables their own aliases so a correlated reference to the same
@@ -1007,10 +1029,18 @@ class Window(Expression):
     contains_over_clause = True
     filterable = False
 
-    def __init__(self, expression: Any, partition_by: Any = None, order_by: Any = None,
-                 frame: Any = None, output_field: Any = None) -> None:
+    def __init__(
+        self,
+        expression: Any,
+        partition_by: Any = None,
+        order_by: Any = None,
+        frame: Any = None,
+        output_field: Any = None,
+    ) -> None:
         super().__init__(output_field)
-        self.source_expression = expression if hasattr(expression, "resolve_expression") else F(expression)
+        self.source_expression = (
+            expression if hasattr(expression, "resolve_expression") else F(expression)
+        )
         if partition_by is not None and not isinstance(partition_by, (list, tuple)):
             partition_by = [partition_by]
         self.partition_by = [F(p) if isinstance(p, str) else p for p in (partition_by or [])]

@@ -515,10 +515,11 @@ class QuerySet(Generic[M]):
             if not hasattr(expr, "resolve_expression"):
                 raise TypeError(f"QuerySet.annotate() received a non-expression: {alias}={expr!r}.")
             c._query.add_annotation(expr, alias, select=select)
-            if getattr(c._query.annotations[alias], "contains_aggregate", False):
-                # values(...).annotate(<aggregate>) regroups by the values() fields (Django).
-                if c._query.group_by is None or c._query.values_select is not None:
-                    c._query.set_group_by()
+            # values(...).annotate(<aggregate>) regroups by the values() fields (Django).
+            if getattr(c._query.annotations[alias], "contains_aggregate", False) and (
+                c._query.group_by is None or c._query.values_select is not None
+            ):
+                c._query.set_group_by()
         if c._kind != MODEL and select and c._fields is not None:
             c._fields = (*c._fields, *[a for a in annotations if a not in c._fields])
         return c
@@ -582,11 +583,10 @@ class QuerySet(Generic[M]):
             and ((k.start is not None and k.start < 0) or (k.stop is not None and k.stop < 0))
         ):
             raise ValueError("Negative indexing is not supported.")
-        if isinstance(k, slice) and k.step not in (None, 1) and k.step is not None:
-            if self._result_cache is None and k.step is not None:
-                qs = self._chain()
-                qs._query.set_limits(k.start, k.stop)
-                return list(qs)[:: k.step]
+        if isinstance(k, slice) and k.step not in (None, 1) and self._result_cache is None:
+            qs = self._chain()
+            qs._query.set_limits(k.start, k.stop)
+            return list(qs)[:: k.step]
         if self._result_cache is not None:
             return self._result_cache[k]
         if isinstance(k, slice):
@@ -814,7 +814,8 @@ class QuerySet(Generic[M]):
     def _get_qs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> QuerySet[M]:
         if self._query.combinator and (args or kwargs):
             raise NotSupportedError(
-                f"Calling QuerySet.get(...) with filters after {self._query.combinator}() is not supported."
+                f"Calling QuerySet.get(...) with filters after {self._query.combinator}() is "
+                "not supported."
             )
         qs = self.filter(*args, **kwargs) if (args or kwargs) else self._chain()
         if not qs._query.is_sliced and not qs._query.distinct_fields:
@@ -871,12 +872,7 @@ class QuerySet(Generic[M]):
 
     def first(self) -> M | None:
         """The first object (by the ordering, else by pk), or ``None``."""
-        if self._result_cache is not None and not self._query.is_sliced:
-            pass
-        if self._query.is_sliced:
-            results = list(self[:1])
-        else:
-            results = self._first_qs(False)._fetch()
+        results = list(self[:1]) if self._query.is_sliced else self._first_qs(False)._fetch()
         return results[0] if results else None
 
     async def afirst(self) -> M | None:
@@ -1173,7 +1169,8 @@ class QuerySet(Generic[M]):
         create_defaults: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> tuple[M, bool]:
-        """``(obj, created)``: update the object matching ``kwargs`` with ``defaults``, or create it."""
+        """``(obj, created)``: update the object matching ``kwargs`` with ``defaults``, or create
+        it."""
         alias = self._write_alias()
 
         def plan(conn: Any) -> Any:
@@ -1232,7 +1229,8 @@ class QuerySet(Generic[M]):
         if update_conflicts:
             if not update_fields:
                 raise ValueError(
-                    "Fields that will be updated when a row insertion fails on conflicts must be provided."
+                    "Fields that will be updated when a row insertion fails on conflicts must "
+                    "be provided."
                 )
             for name in update_fields:
                 field = meta.get_field(name)
@@ -1455,7 +1453,9 @@ class QuerySet(Generic[M]):
     def bulk_update(
         self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None
     ) -> int:
-        """Update ``fields`` of many objects with ``CASE WHEN pk=...`` statements; returns rows matched."""
+        """Update ``fields`` of many objects with ``CASE WHEN pk=...`` statements.
+
+        Returns the number of rows matched."""
         objs = list(objs)
         alias = self._write_alias()
 
@@ -1497,7 +1497,8 @@ class QuerySet(Generic[M]):
             field = meta.get_field(name)
             if not field.concrete or getattr(field, "many_to_many", False):
                 raise FieldError(
-                    f"Cannot update model field {field!r} (only non-relations and foreign keys permitted)."
+                    f"Cannot update model field {field!r} (only non-relations and foreign keys "
+                    "permitted)."
                 )
             if hasattr(value, "resolve_expression"):
                 value = value.resolve_expression(query, allow_joins=False, for_save=True)
@@ -1647,7 +1648,9 @@ def _lift_columns(expr: Any, inner: Query, selected: list[str]) -> Any:
             from dorm.sql.where import WhereNode
 
             expr.filter = WhereNode(
-                [_lift_columns(c, inner, selected) for c in flt.children], flt.connector, flt.negated
+                [_lift_columns(c, inner, selected) for c in flt.children],
+                flt.connector,
+                flt.negated,
             )
     return expr
 

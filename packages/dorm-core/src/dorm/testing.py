@@ -69,7 +69,7 @@ class CaptureQueries:
         self.__exit__(*exc)
 
 
-class assert_num_queries(CaptureQueries):  # noqa: N801 - reads like Django's assertNumQueries
+class assert_num_queries(CaptureQueries):
     """``with assert_num_queries(3): ...`` fails with the captured SQL if the count differs."""
 
     def __init__(self, num: int, using: str = DEFAULT_DB_ALIAS) -> None:

@@ -604,7 +604,9 @@ async def test_select_for_update_outside_a_transaction(run: Any, vendor: str) ->
         # No row locks: the clause is ignored, as in Django.
         assert len(await run.list(Author.objects.select_for_update())) == 5
         return
-    with pytest.raises(dorm.exceptions.TransactionManagementError, match="outside of a transaction"):
+    with pytest.raises(
+        dorm.exceptions.TransactionManagementError, match="outside of a transaction"
+    ):
         await run.list(Author.objects.select_for_update())
 
 

@@ -1,21 +1,25 @@
 """Models, fields, managers and the query-building vocabulary."""
 
-from dorm.expressions import F, Func, OrderBy, RawSQL, Value
+from dorm.expressions import (
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OrderBy,
+    OuterRef,
+    RawSQL,
+    RowRange,
+    Subquery,
+    Value,
+    ValueRange,
+    Window,
+    WindowFrame,
+)
 from dorm.models.aggregates import Aggregate, Avg, Count, Max, Min, StdDev, Sum, Variance
 from dorm.models.base import Model
 from dorm.models.constraints import CheckConstraint, Index, UniqueConstraint
 from dorm.models.fields import *  # noqa: F403
 from dorm.models.fields import __all__ as _fields_all
-from dorm.expressions import (
-    Exists,
-    ExpressionWrapper,
-    OuterRef,
-    RowRange,
-    Subquery,
-    ValueRange,
-    Window,
-    WindowFrame,
-)
 from dorm.models.functions import *  # noqa: F403
 from dorm.models.functions import __all__ as _functions_all
 from dorm.models.lookups import Lookup, Transform

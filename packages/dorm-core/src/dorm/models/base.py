@@ -259,7 +259,8 @@ class Model(metaclass=ModelBase):
             for (attname, field), value in zip(fields, args, strict=False):
                 if field.name in kwargs or attname in kwargs:
                     raise TypeError(
-                        f"{cls.__name__}() got both positional and keyword arguments for field {field.name!r}."
+                        f"{cls.__name__}() got both positional and keyword arguments for field "
+                        f"{field.name!r}."
                     )
                 d[attname] = value
             fields = fields[len(args) :]
@@ -431,7 +432,8 @@ class Model(metaclass=ModelBase):
             bad = sorted(update_fields - valid)
             if bad:
                 raise ValueError(
-                    f"The following fields do not exist in this model, or are m2m fields: {', '.join(bad)}"
+                    "The following fields do not exist in this model, or are m2m fields: "
+                    f"{', '.join(bad)}"
                 )
         elif not self._state.adding and self._state.db == alias:
             deferred = self.get_deferred_fields()

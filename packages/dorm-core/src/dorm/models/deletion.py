@@ -64,7 +64,8 @@ class Collector:
             # that a RESTRICT reached through another path is known to be cascaded.
             return False
         return all(
-            rel.on_delete is DO_NOTHING for rel in model._meta.related_objects
+            rel.on_delete is DO_NOTHING
+            for rel in model._meta.related_objects
             if not rel.many_to_many
         )
 
@@ -87,9 +88,11 @@ class Collector:
             field = rel.field
             related_model = field.model
             target_attname = field.target_field.attname
-            values = pks if target_attname == model._meta.pk.attname else [
-                getattr(o, target_attname) for o in new
-            ]
+            values = (
+                pks
+                if target_attname == model._meta.pk.attname
+                else [getattr(o, target_attname) for o in new]
+            )
             for batch in _batches(values, 500):
                 sub_qs = related_model._base_manager.using(self.alias).filter(
                     **{f"{field.attname}__in": batch}
@@ -142,7 +145,11 @@ class Collector:
                     f"UPDATE {qn(model._meta.db_table)} SET {qn(field.column)} = %s "
                     f"WHERE {qn(pk.column)} IN ({placeholders})"
                 )
-                yield ("rowcount", sql, [db_value, *[pk.get_db_prep_value(o.pk, conn) for o in batch]])
+                yield (
+                    "rowcount",
+                    sql,
+                    [db_value, *[pk.get_db_prep_value(o.pk, conn) for o in batch]],
+                )
             for obj in objs:
                 setattr(obj, field.attname, value if not hasattr(value, "_meta") else value.pk)
         for model in reversed(models):

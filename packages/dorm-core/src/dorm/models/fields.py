@@ -212,7 +212,7 @@ class Field(Generic[T]):
 
     def clone(self) -> Self:
         """An unbound copy (used for abstract-model inheritance and migration state)."""
-        name, path, args, kwargs = self.deconstruct()
+        _name, _path, args, kwargs = self.deconstruct()
         return type(self)(*args, **kwargs)
 
     def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
@@ -847,7 +847,7 @@ class DateField(Field[datetime.date]):
         return name, path, args, kwargs
 
     def _now(self) -> Any:
-        return now().date() if not settings.USE_TZ else now().date()
+        return now().date()
 
     def pre_save(self, instance: Model, add: bool) -> Any:
         if self.auto_now or (self.auto_now_add and add):

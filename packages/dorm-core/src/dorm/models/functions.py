@@ -109,8 +109,6 @@ class Case(Expression):
         return super().get_group_by_cols()
 
 
-
-
 # Database functions ---------------------------------------------------------------------
 #
 # Each compiles through ``connection.ops.function_template(name)`` first, so a backend can
@@ -401,8 +399,9 @@ class Trunc(BackendFunc):
     kind = ""
     arity = 1
 
-    def __init__(self, expression: Any, kind: str | None = None, output_field: Any = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, expression: Any, kind: str | None = None, output_field: Any = None, **extra: Any
+    ) -> None:
         if kind is not None:
             self.kind = kind
         if not self.kind:
@@ -420,8 +419,10 @@ class Trunc(BackendFunc):
         if output is None:
             output = f.DateTimeField() if isinstance(source, f.DateTimeField) else type(source)()
         date_kinds = ("year", "quarter", "month", "week", "day")
-        if not isinstance(source, f.DateTimeField) and isinstance(source, f.DateField) and (
-            isinstance(output, f.DateTimeField) or self.kind not in date_kinds
+        if (
+            not isinstance(source, f.DateTimeField)
+            and isinstance(source, f.DateField)
+            and (isinstance(output, f.DateTimeField) or self.kind not in date_kinds)
         ):
             raise ValueError(
                 f"Cannot truncate DateField to "

@@ -79,10 +79,23 @@ class BaseManager(Generic[M]):
 
 
 #: Methods whose first step is the single clone of their queryset.
-_CHAINABLE = frozenset({
-    "filter", "exclude", "order_by", "values", "values_list", "annotate", "alias",
-    "select_related", "prefetch_related", "only", "defer", "distinct", "using",
-})
+_CHAINABLE = frozenset(
+    {
+        "filter",
+        "exclude",
+        "order_by",
+        "values",
+        "values_list",
+        "annotate",
+        "alias",
+        "select_related",
+        "prefetch_related",
+        "only",
+        "defer",
+        "distinct",
+        "using",
+    }
+)
 
 
 def _proxy(name: str, method: Any) -> Any:

@@ -21,7 +21,9 @@ class Prefetch:
         if queryset is not None and getattr(queryset, "_kind", 0) != 0:
             raise ValueError("Prefetch querysets cannot use values() or values_list().")
         self.prefetch_through = lookup
-        self.prefetch_to = lookup if to_attr is None else "__".join([*lookup.split("__")[:-1], to_attr])
+        self.prefetch_to = (
+            lookup if to_attr is None else "__".join([*lookup.split("__")[:-1], to_attr])
+        )
         self.queryset = queryset
         self.to_attr = to_attr
 
@@ -49,8 +51,9 @@ def _descriptor(model: Any, name: str) -> Any:
     return None
 
 
-def _prefetch_level(conn: Any, instances: list[Any], name: str, queryset: Any,
-                    to_attr: str | None) -> Any:
+def _prefetch_level(
+    conn: Any, instances: list[Any], name: str, queryset: Any, to_attr: str | None
+) -> Any:
     """Generator: fetch relation ``name`` for ``instances``; returns the related objects."""
     from dorm.expressions import F
     from dorm.models.related_descriptors import (
@@ -69,9 +72,11 @@ def _prefetch_level(conn: Any, instances: list[Any], name: str, queryset: Any,
         target = field.target_field
         deferred = [o for o in instances if field.attname not in o.__dict__]
         if deferred:  # only()/defer() left the FK column out: one query loads it for all
-            values_qs = model._base_manager.using(alias).filter(
-                pk__in=[o.pk for o in deferred]
-            ).values_list("pk", field.attname)
+            values_qs = (
+                model._base_manager.using(alias)
+                .filter(pk__in=[o.pk for o in deferred])
+                .values_list("pk", field.attname)
+            )
             loaded = dict((yield from _fetch_plan(conn, values_qs)))
             for o in deferred:
                 o.__dict__[field.attname] = loaded.get(o.pk)
@@ -79,7 +84,9 @@ def _prefetch_level(conn: Any, instances: list[Any], name: str, queryset: Any,
         qs = queryset if queryset is not None else field.related_model._base_manager.get_queryset()
         objs = []
         if ids:
-            qs = qs.using(qs._db or alias).filter(**{f"{target.attname}__in": sorted(ids, key=repr)})
+            qs = qs.using(qs._db or alias).filter(
+                **{f"{target.attname}__in": sorted(ids, key=repr)}
+            )
             objs = yield from _fetch_plan(conn, qs)
         by_id = {getattr(o, target.attname): o for o in objs}
         for obj in instances:
@@ -152,8 +159,14 @@ def _prefetch_level(conn: Any, instances: list[Any], name: str, queryset: Any,
     )
 
 
-def _store_many(obj: Any, cache_name: str, items: list[Any], to_attr: str | None, model: Any,
-                queryset: Any = None) -> None:
+def _store_many(
+    obj: Any,
+    cache_name: str,
+    items: list[Any],
+    to_attr: str | None,
+    model: Any,
+    queryset: Any = None,
+) -> None:
     if to_attr:
         setattr(obj, to_attr, items)
         return
@@ -221,7 +234,10 @@ def prefetch_plan(conn: Any, instances: list[Any], lookups: Iterable[Any]) -> An
             fetched: list[Any] = []
             for group in by_model.values():
                 objs = yield from _prefetch_level(
-                    conn, group, name, lookup.queryset if last else None,
+                    conn,
+                    group,
+                    name,
+                    lookup.queryset if last else None,
                     lookup.to_attr if last else None,
                 )
                 fetched.extend(objs)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from dorm.exceptions import FieldError, ProtectedError, RestrictedError
+from dorm.exceptions import FieldError, ProtectedError
 from dorm.models import fields as f
 
 if TYPE_CHECKING:
@@ -33,12 +33,12 @@ __all__ = [
 # on_delete handlers: called as handler(collector, field, sub_objs) -----------------------
 
 
-def CASCADE(collector: Any, field: Any, sub_objs: list[Any]) -> Any:  # noqa: N802
+def CASCADE(collector: Any, field: Any, sub_objs: list[Any]) -> Any:
     """Delete the referencing rows too."""
     yield from collector.collect_plan(collector.conn, field.model, sub_objs, source=field)
 
 
-def PROTECT(collector: Any, field: Any, sub_objs: list[Any]) -> Any:  # noqa: N802
+def PROTECT(collector: Any, field: Any, sub_objs: list[Any]) -> Any:
     """Refuse the deletion (``ProtectedError``)."""
     raise ProtectedError(
         f"Cannot delete some instances of model {field.remote_field.model.__name__!r} because "
@@ -49,14 +49,14 @@ def PROTECT(collector: Any, field: Any, sub_objs: list[Any]) -> Any:  # noqa: N8
     yield  # pragma: no cover - makes this a generator
 
 
-def RESTRICT(collector: Any, field: Any, sub_objs: list[Any]) -> Any:  # noqa: N802
+def RESTRICT(collector: Any, field: Any, sub_objs: list[Any]) -> Any:
     """Refuse the deletion unless the referencing rows are deleted through another CASCADE."""
     collector.add_restricted(field, sub_objs)
     return
     yield  # pragma: no cover
 
 
-def SET(value: Any) -> Callable[..., Any]:  # noqa: N802
+def SET(value: Any) -> Callable[..., Any]:
     """Set the referencing column to ``value`` (or ``value()`` when callable)."""
 
     def set_on_delete(collector: Any, field: Any, sub_objs: list[Any]) -> Any:
@@ -69,21 +69,21 @@ def SET(value: Any) -> Callable[..., Any]:  # noqa: N802
     return set_on_delete
 
 
-def SET_NULL(collector: Any, field: Any, sub_objs: list[Any]) -> Any:  # noqa: N802
+def SET_NULL(collector: Any, field: Any, sub_objs: list[Any]) -> Any:
     """Set the referencing column to NULL (the field must be ``null=True``)."""
     collector.add_field_update(field, None, sub_objs)
     return
     yield  # pragma: no cover
 
 
-def SET_DEFAULT(collector: Any, field: Any, sub_objs: list[Any]) -> Any:  # noqa: N802
+def SET_DEFAULT(collector: Any, field: Any, sub_objs: list[Any]) -> Any:
     """Set the referencing column to the field's default."""
     collector.add_field_update(field, field.get_default(), sub_objs)
     return
     yield  # pragma: no cover
 
 
-def DO_NOTHING(collector: Any, field: Any, sub_objs: list[Any]) -> Any:  # noqa: N802
+def DO_NOTHING(collector: Any, field: Any, sub_objs: list[Any]) -> Any:
     """Leave the referencing rows alone (the database may still refuse)."""
     return
     yield  # pragma: no cover
@@ -106,8 +106,14 @@ class ForeignObjectRel:
     null = True
     hidden_suffix = "+"
 
-    def __init__(self, field: Any, to: Any, related_name: str | None = None,
-                 related_query_name: str | None = None, on_delete: Any = None) -> None:
+    def __init__(
+        self,
+        field: Any,
+        to: Any,
+        related_name: str | None = None,
+        related_query_name: str | None = None,
+        on_delete: Any = None,
+    ) -> None:
         self.field = field
         self.model = to  # the target model (resolved lazily)
         self.related_name = related_name
@@ -116,7 +122,10 @@ class ForeignObjectRel:
         self.multiple = True
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {self.field.model._meta.label if self.field.model else '?'}.{self.field.name}>"
+        return (
+            f"<{type(self).__name__}: "
+            f"{self.field.model._meta.label if self.field.model else '?'}.{self.field.name}>"
+        )
 
     @property
     def hidden(self) -> bool:
@@ -179,8 +188,15 @@ class OneToOneRel(ManyToOneRel):
 class ManyToManyRel(ForeignObjectRel):
     many_to_many = True
 
-    def __init__(self, field: Any, to: Any, through: Any = None, through_fields: Any = None,
-                 symmetrical: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        field: Any,
+        to: Any,
+        through: Any = None,
+        through_fields: Any = None,
+        symmetrical: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(field, to, **kwargs)
         self.through = through
         self.through_fields = through_fields
@@ -190,7 +206,9 @@ class ManyToManyRel(ForeignObjectRel):
 # Resolution of "Model" / "app.Model" / "self" references ----------------------------------
 
 
-def lazy_related_operation(function: Callable[..., None], model: Any, related: Any, field: Any) -> None:
+def lazy_related_operation(
+    function: Callable[..., None], model: Any, related: Any, field: Any
+) -> None:
     """Call ``function(target_model)`` once ``related`` (class or string) is resolvable."""
     if isinstance(related, str):
         if related == RECURSIVE_RELATIONSHIP_CONSTANT:
@@ -215,7 +233,8 @@ class RelatedField(f.Field[T]):
         model = self.remote_field.model
         if isinstance(model, str):
             raise FieldError(
-                f"Related model {model!r} of {self.model.__name__ if self.model else '?'}.{self.name} "
+                f"Related model {model!r} of "
+                f"{self.model.__name__ if self.model else '?'}.{self.name} "
                 "cannot be resolved (is it defined, with the right app_label?)."
             )
         return model
@@ -251,9 +270,16 @@ class ForeignKey(RelatedField[T]):
     rel_class = ManyToOneRel
     empty_strings_allowed = False
 
-    def __init__(self, to: type[T] | str, on_delete: Callable[..., Any], related_name: str | None = None,
-                 related_query_name: str | None = None, to_field: str | None = None,
-                 db_constraint: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        to: type[T] | str,
+        on_delete: Callable[..., Any],
+        related_name: str | None = None,
+        related_query_name: str | None = None,
+        to_field: str | None = None,
+        db_constraint: bool = True,
+        **kwargs: Any,
+    ) -> None:
         if not callable(on_delete):
             raise TypeError("on_delete must be callable (e.g. dorm.CASCADE).")
         if isinstance(to, str) or hasattr(to, "_meta"):
@@ -268,8 +294,12 @@ class ForeignKey(RelatedField[T]):
         kwargs.setdefault("db_index", True)
         super().__init__(**kwargs)
         self.remote_field = self.rel_class(
-            self, to, to_field, related_name=related_name,
-            related_query_name=related_query_name, on_delete=on_delete,
+            self,
+            to,
+            to_field,
+            related_name=related_name,
+            related_query_name=related_query_name,
+            on_delete=on_delete,
         )
         self.db_constraint = db_constraint
         self.to_field = to_field
@@ -301,7 +331,9 @@ class ForeignKey(RelatedField[T]):
         setattr(cls, self.name, self.forward_descriptor_class()(self))
         if not cls._meta.abstract:
             to = self.remote_field.model
-            lazy_related_operation(lambda target: self.contribute_to_related_class(cls, target), cls, to, self)
+            lazy_related_operation(
+                lambda target: self.contribute_to_related_class(cls, target), cls, to, self
+            )
         _ = ForwardManyToOneDescriptor
 
     def forward_descriptor_class(self) -> Any:
@@ -328,8 +360,11 @@ class ForeignKey(RelatedField[T]):
     def db_type(self, connection: Any) -> str | None:
         target = self.target_field
         internal = target.get_internal_type()
-        mapped = {"AutoField": "IntegerField", "BigAutoField": "BigIntegerField",
-                  "SmallAutoField": "SmallIntegerField"}.get(internal)
+        mapped = {
+            "AutoField": "IntegerField",
+            "BigAutoField": "BigIntegerField",
+            "SmallAutoField": "SmallIntegerField",
+        }.get(internal)
         if mapped is not None:
             return str(connection.data_types[mapped] % target._db_type_params(connection))
         return target.db_type(connection)  # type: ignore[no-any-return]
@@ -439,10 +474,18 @@ class ManyToManyField(RelatedField[Any]):
     concrete = False
     rel_class = ManyToManyRel
 
-    def __init__(self, to: Any, related_name: str | None = None, related_query_name: str | None = None,
-                 through: Any = None, through_fields: tuple[str, str] | None = None,
-                 db_table: str | None = None, symmetrical: bool | None = None,
-                 db_constraint: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        to: Any,
+        related_name: str | None = None,
+        related_query_name: str | None = None,
+        through: Any = None,
+        through_fields: tuple[str, str] | None = None,
+        db_table: str | None = None,
+        symmetrical: bool | None = None,
+        db_constraint: bool = True,
+        **kwargs: Any,
+    ) -> None:
         if through is not None and db_table:
             raise FieldError("Cannot specify a db_table if an intermediary model is used.")
         if kwargs.get("null"):
@@ -452,8 +495,13 @@ class ManyToManyField(RelatedField[Any]):
         if symmetrical is None:
             symmetrical = to == RECURSIVE_RELATIONSHIP_CONSTANT
         self.remote_field = self.rel_class(
-            self, to, through=through, through_fields=through_fields, symmetrical=symmetrical,
-            related_name=related_name, related_query_name=related_query_name,
+            self,
+            to,
+            through=through,
+            through_fields=through_fields,
+            symmetrical=symmetrical,
+            related_name=related_name,
+            related_query_name=related_query_name,
         )
         self.db_table = db_table
         self.db_constraint = db_constraint
@@ -489,8 +537,13 @@ class ManyToManyField(RelatedField[Any]):
         self.model = cls
         if self.verbose_name is None:
             self.verbose_name = self.name.replace("_", " ")
-        if self.remote_field.symmetrical and self.remote_field.related_name is None and (
-            self.remote_field.model == RECURSIVE_RELATIONSHIP_CONSTANT or self.remote_field.model is cls
+        if (
+            self.remote_field.symmetrical
+            and self.remote_field.related_name is None
+            and (
+                self.remote_field.model == RECURSIVE_RELATIONSHIP_CONSTANT
+                or self.remote_field.model is cls
+            )
         ):
             self.remote_field.related_name = f"{name}_rel_+"
         cls._meta.add_field(self)
@@ -505,6 +558,7 @@ class ManyToManyField(RelatedField[Any]):
                 self.remote_field.through = create_many_to_many_intermediary_model(self, cls)
                 self.contribute_to_related_class(cls, target)
             else:
+
                 def resolve_through(through_model: Any) -> None:
                     self.remote_field.through = through_model
                     self.contribute_to_related_class(cls, target)
@@ -574,20 +628,26 @@ def create_many_to_many_intermediary_model(field: ManyToManyField, klass: Any) -
     from_name = klass._meta.model_name
     if to_name == from_name:
         to_name, from_name = f"to_{to_name}", f"from_{from_name}"
-    meta = type("Meta", (), {
-        "db_table": field.db_table or f"{klass._meta.db_table}_{field.name}"[:63],
-        "app_label": klass._meta.app_label,
-        "unique_together": [(from_name, to_name)],
-        "verbose_name": f"{from_name}-{to_name} relationship",
-        "apps": klass._meta.apps,
-    })
+    meta = type(
+        "Meta",
+        (),
+        {
+            "db_table": field.db_table or f"{klass._meta.db_table}_{field.name}"[:63],
+            "app_label": klass._meta.app_label,
+            "unique_together": [(from_name, to_name)],
+            "verbose_name": f"{from_name}-{to_name} relationship",
+            "apps": klass._meta.apps,
+        },
+    )
     attrs = {
         "Meta": meta,
         "__module__": klass.__module__,
-        from_name: ForeignKey(klass, related_name=f"{name}+", on_delete=CASCADE,
-                              db_constraint=field.db_constraint),
-        to_name: ForeignKey(to, related_name=f"{name}+", on_delete=CASCADE,
-                            db_constraint=field.db_constraint),
+        from_name: ForeignKey(
+            klass, related_name=f"{name}+", on_delete=CASCADE, db_constraint=field.db_constraint
+        ),
+        to_name: ForeignKey(
+            to, related_name=f"{name}+", on_delete=CASCADE, db_constraint=field.db_constraint
+        ),
     }
     through = type(name, (Model,), attrs)
     through._meta.auto_created = klass

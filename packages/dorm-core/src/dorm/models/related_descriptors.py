@@ -76,7 +76,7 @@ class ForwardManyToOneDescriptor:
         self.field = field
 
     @functools.cached_property
-    def RelatedObjectDoesNotExist(self) -> type:  # noqa: N802
+    def RelatedObjectDoesNotExist(self) -> type:
         # One class per descriptor, so ``except Book.author.RelatedObjectDoesNotExist`` matches.
         model = self.field.related_model
         return type(
@@ -123,7 +123,8 @@ class ForwardManyToOneDescriptor:
                 rel_obj = self.get_queryset(instance).filter(**lookup).first()
                 if rel_obj is None:
                     raise self.RelatedObjectDoesNotExist(
-                        f"{type(instance).__name__} has no {name} (no {self.field.related_model.__name__} "
+                        f"{type(instance).__name__} has no {name} (no "
+                        f"{self.field.related_model.__name__} "
                         f"with {lookup})."
                     )
             cache[name] = rel_obj
@@ -138,7 +139,11 @@ class ForwardManyToOneDescriptor:
             if self.field.attname not in instance.__dict__:  # deferred FK column
                 await instance.arefresh_from_db(fields=[self.field.attname])
             lookup = self._lookup(instance)
-            cache[name] = None if lookup is None else await self.get_queryset(instance).filter(**lookup).afirst()
+            cache[name] = (
+                None
+                if lookup is None
+                else await self.get_queryset(instance).filter(**lookup).afirst()
+            )
         return cache[name]
 
     def __set__(self, instance: Any, value: Any) -> None:
@@ -147,7 +152,8 @@ class ForwardManyToOneDescriptor:
             model = field.related_model
             if not isinstance(value, model):
                 raise ValueError(
-                    f'Cannot assign "{value!r}": "{type(instance).__name__}.{field.name}" must be a '
+                    f'Cannot assign "{value!r}": "{type(instance).__name__}.{field.name}" must '
+                    "be a "
                     f'"{model.__name__}" instance.'
                 )
             if instance._state.db is None:
@@ -157,7 +163,8 @@ class ForwardManyToOneDescriptor:
 
                 if not router.allow_relation(value, instance):
                     raise ValueError(
-                        f'Cannot assign "{value!r}": the current database router prevents this relation.'
+                        f'Cannot assign "{value!r}": the current database router prevents this '
+                        "relation."
                     )
         instance.__dict__[field.attname] = (
             None if value is None else getattr(value, field.target_field.attname)
@@ -178,7 +185,7 @@ class ReverseOneToOneDescriptor:
         self.related = related
 
     @functools.cached_property
-    def RelatedObjectDoesNotExist(self) -> type:  # noqa: N802
+    def RelatedObjectDoesNotExist(self) -> type:
         return type(
             "RelatedObjectDoesNotExist",
             (self.related.related_model.DoesNotExist, AttributeError),
@@ -210,14 +217,16 @@ class ReverseOneToOneDescriptor:
             else:
                 _refuse_in_loop(instance, name)
                 field = self.related.field
-                rel_obj = self.get_queryset(instance).filter(**{field.attname: getattr(instance, field.target_field.attname)}).first()
+                rel_obj = (
+                    self.get_queryset(instance)
+                    .filter(**{field.attname: getattr(instance, field.target_field.attname)})
+                    .first()
+                )
                 if rel_obj is not None:
                     rel_obj._state.fields_cache[field.name] = instance
             cache[name] = rel_obj
         if rel_obj is None:
-            raise self.RelatedObjectDoesNotExist(
-                f"{type(instance).__name__} has no {name}."
-            )
+            raise self.RelatedObjectDoesNotExist(f"{type(instance).__name__} has no {name}.")
         return rel_obj
 
     async def aget(self, instance: Any) -> Any:
@@ -225,7 +234,11 @@ class ReverseOneToOneDescriptor:
         name = self._cache_name()
         if name not in cache:
             field = self.related.field
-            rel_obj = await self.get_queryset(instance).filter(**{field.attname: getattr(instance, field.target_field.attname)}).afirst()
+            rel_obj = (
+                await self.get_queryset(instance)
+                .filter(**{field.attname: getattr(instance, field.target_field.attname)})
+                .afirst()
+            )
             cache[name] = rel_obj
         return cache[name]
 
@@ -236,7 +249,8 @@ class ReverseOneToOneDescriptor:
             return
         if not isinstance(value, self.related.related_model):
             raise ValueError(
-                f'Cannot assign "{value!r}": "{type(instance).__name__}.{self._cache_name()}" must be '
+                f'Cannot assign "{value!r}": "{type(instance).__name__}.{self._cache_name()}" '
+                "must be "
                 f'a "{self.related.related_model.__name__}" instance.'
             )
         setattr(value, field.attname, getattr(instance, field.target_field.attname))
@@ -377,18 +391,25 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
             pks = []
             for obj in objs:
                 if not isinstance(obj, self.model):
-                    raise TypeError(f"'{self.model._meta.object_name}' instance expected, got {obj!r}")
+                    raise TypeError(
+                        f"'{self.model._meta.object_name}' instance expected, got {obj!r}"
+                    )
                 setattr(obj, self.field.name, self.instance)
                 if bulk:
                     if obj._state.adding or obj.pk is None:
                         raise ValueError(
-                            f"{obj!r} instance isn't saved. Use bulk=False or save the object first."
+                            f"{obj!r} instance isn't saved. Use bulk=False or save the object "
+                            "first."
                         )
                     pks.append(obj.pk)
                 else:
                     yield from obj._save_plan(conn, self._write_db(), False, False, None)
             if pks:
-                sql, params = self.model._base_manager.using(self._write_db()).filter(pk__in=pks)._update_sql(conn, {self.field.name: value})
+                sql, params = (
+                    self.model._base_manager.using(self._write_db())
+                    .filter(pk__in=pks)
+                    ._update_sql(conn, {self.field.name: value})
+                )
                 yield ("rowcount", sql, params)
 
         def add(self, *objs: Any, bulk: bool = True) -> None:
@@ -408,7 +429,8 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
             if not self.field.null:
                 raise AttributeError(
                     f"remove() and clear() are only available on the reverse side of a "
-                    f"nullable ForeignKey ({self.field.model.__name__}.{self.field.name} is not null=True)."
+                    f"nullable ForeignKey ({self.field.model.__name__}.{self.field.name} is "
+                    "not null=True)."
                 )
             self._check_saved()
             value = getattr(self.instance, self.field.target_field.attname)
@@ -433,7 +455,9 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
             run_sync(self._write_db(), lambda conn: self._atomic(self._remove_plan, objs, bulk))
 
         async def aremove(self, *objs: Any, bulk: bool = True) -> None:
-            await run_async(self._write_db(), lambda conn: self._atomic(self._remove_plan, objs, bulk))
+            await run_async(
+                self._write_db(), lambda conn: self._atomic(self._remove_plan, objs, bulk)
+            )
 
         def _clear_plan(self, conn: Any) -> Any:
             if not self.field.null:
@@ -449,7 +473,9 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
             run_sync(self._write_db(), lambda conn: self._atomic(lambda c: self._clear_plan(c)))
 
         async def aclear(self, bulk: bool = True) -> None:
-            await run_async(self._write_db(), lambda conn: self._atomic(lambda c: self._clear_plan(c)))
+            await run_async(
+                self._write_db(), lambda conn: self._atomic(lambda c: self._clear_plan(c))
+            )
 
         def _set_plan(self, conn: Any, objs: Iterable[Any], bulk: bool, clear: bool) -> Any:
             from dorm.query import _fetch_plan
@@ -460,7 +486,9 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
                     yield from self._clear_plan(conn)
                     yield from self._add_plan(conn, objs, bulk)
                     return
-                current = yield from _fetch_plan(conn, self._apply_filters(self.model._base_manager.get_queryset()))
+                current = yield from _fetch_plan(
+                    conn, self._apply_filters(self.model._base_manager.get_queryset())
+                )
                 new_pks = {o.pk for o in objs}
                 old = [o for o in current if o.pk not in new_pks]
                 if old:
@@ -473,8 +501,12 @@ def create_reverse_many_to_one_manager(superclass: type, rel: Any) -> type:
         def set(self, objs: Iterable[Any], *, bulk: bool = True, clear: bool = False) -> None:
             run_sync(self._write_db(), lambda conn: self._atomic(self._set_plan, objs, bulk, clear))
 
-        async def aset(self, objs: Iterable[Any], *, bulk: bool = True, clear: bool = False) -> None:
-            await run_async(self._write_db(), lambda conn: self._atomic(self._set_plan, objs, bulk, clear))
+        async def aset(
+            self, objs: Iterable[Any], *, bulk: bool = True, clear: bool = False
+        ) -> None:
+            await run_async(
+                self._write_db(), lambda conn: self._atomic(self._set_plan, objs, bulk, clear)
+            )
 
     return RelatedManager
 
@@ -508,7 +540,8 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
             self.target_field = self.through._meta.get_field(self.target_field_name)
             if instance.pk is None:
                 raise ValueError(
-                    f'"{instance!r}" needs to have a value for field "{type(instance)._meta.pk.name}" '
+                    f'"{instance!r}" needs to have a value for field '
+                    f'"{type(instance)._meta.pk.name}" '
                     "before this many-to-many relationship can be used."
                 )
             self.related_val = getattr(instance, self.source_field.target_field.attname)
@@ -549,20 +582,31 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
                         )
                     pks.append(getattr(obj, self.target_field.target_field.attname))
                 elif hasattr(obj, "_meta"):
-                    raise TypeError(f"'{target_model._meta.object_name}' instance expected, got {obj!r}")
+                    raise TypeError(
+                        f"'{target_model._meta.object_name}' instance expected, got {obj!r}"
+                    )
                 else:
                     pks.append(obj)
             return pks
 
-        def _add_items_plan(self, conn: Any, source: str, target: str, source_val: Any,
-                            pks: list[Any], through_defaults: dict[str, Any] | None) -> Any:
+        def _add_items_plan(
+            self,
+            conn: Any,
+            source: str,
+            target: str,
+            source_val: Any,
+            pks: list[Any],
+            through_defaults: dict[str, Any] | None,
+        ) -> Any:
             from dorm.query import _fetch_plan
 
             if not pks:
                 return
-            existing_qs = self.through._base_manager.using(self._write_db()).filter(
-                **{source: source_val, f"{target}__in": pks}
-            ).values_list(self.through._meta.get_field(target).attname, flat=True)
+            existing_qs = (
+                self.through._base_manager.using(self._write_db())
+                .filter(**{source: source_val, f"{target}__in": pks})
+                .values_list(self.through._meta.get_field(target).attname, flat=True)
+            )
             existing = set((yield from _fetch_plan(conn, existing_qs)))
             defaults = {k: (v() if callable(v) else v) for k, v in (through_defaults or {}).items()}
             new = []
@@ -571,32 +615,54 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
                 if pk in existing or pk in seen:
                     continue
                 seen.add(pk)
-                new.append(self.through(**{
-                    self.through._meta.get_field(source).attname: source_val,
-                    self.through._meta.get_field(target).attname: pk,
-                    **defaults,
-                }))
+                new.append(
+                    self.through(
+                        **{
+                            self.through._meta.get_field(source).attname: source_val,
+                            self.through._meta.get_field(target).attname: pk,
+                            **defaults,
+                        }
+                    )
+                )
             if new:
                 qs = self.through._base_manager.using(self._write_db())
-                yield from qs._bulk_create_plan(conn, self._write_db(), new, None, False, False, None, None)
+                yield from qs._bulk_create_plan(
+                    conn, self._write_db(), new, None, False, False, None, None
+                )
 
         def _add_plan(self, conn: Any, objs: Iterable[Any], through_defaults: Any) -> Any:
             pks = self._target_pks(objs)
-            yield from self._add_items_plan(conn, self.source_field_name, self.target_field_name,
-                                            self.related_val, pks, through_defaults)
+            yield from self._add_items_plan(
+                conn,
+                self.source_field_name,
+                self.target_field_name,
+                self.related_val,
+                pks,
+                through_defaults,
+            )
             if self.symmetrical:
                 for pk in pks:
                     if pk == self.related_val:
                         continue
                     # The mirror row (from=pk, to=instance), as Django stores it.
-                    yield from self._add_items_plan(conn, self.target_field_name, self.source_field_name,
-                                                    self.related_val, [pk], through_defaults)
+                    yield from self._add_items_plan(
+                        conn,
+                        self.target_field_name,
+                        self.source_field_name,
+                        self.related_val,
+                        [pk],
+                        through_defaults,
+                    )
 
         def add(self, *objs: Any, through_defaults: dict[str, Any] | None = None) -> None:
-            run_sync(self._write_db(), lambda conn: self._atomic(self._add_plan, objs, through_defaults))
+            run_sync(
+                self._write_db(), lambda conn: self._atomic(self._add_plan, objs, through_defaults)
+            )
 
         async def aadd(self, *objs: Any, through_defaults: dict[str, Any] | None = None) -> None:
-            await run_async(self._write_db(), lambda conn: self._atomic(self._add_plan, objs, through_defaults))
+            await run_async(
+                self._write_db(), lambda conn: self._atomic(self._add_plan, objs, through_defaults)
+            )
 
         def _remove_items_plan(self, conn: Any, pks: list[Any] | None) -> Any:
             from dorm.models.query_utils import Q
@@ -623,15 +689,21 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
 
         async def aremove(self, *objs: Any) -> None:
             pks = self._target_pks(objs)
-            await run_async(self._write_db(), lambda conn: self._atomic(self._remove_items_plan, pks))
+            await run_async(
+                self._write_db(), lambda conn: self._atomic(self._remove_items_plan, pks)
+            )
 
         def clear(self) -> None:
             run_sync(self._write_db(), lambda conn: self._atomic(self._remove_items_plan, None))
 
         async def aclear(self) -> None:
-            await run_async(self._write_db(), lambda conn: self._atomic(self._remove_items_plan, None))
+            await run_async(
+                self._write_db(), lambda conn: self._atomic(self._remove_items_plan, None)
+            )
 
-        def _set_plan(self, conn: Any, objs: Iterable[Any], clear: bool, through_defaults: Any) -> Any:
+        def _set_plan(
+            self, conn: Any, objs: Iterable[Any], clear: bool, through_defaults: Any
+        ) -> Any:
             from dorm.query import _fetch_plan
 
             objs = list(objs)
@@ -640,22 +712,42 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
                 yield from self._add_plan(conn, objs, through_defaults)
                 return
             target_attname = self.through._meta.get_field(self.target_field_name).attname
-            current_qs = self.through._base_manager.using(self._write_db()).filter(
-                **{self.source_field_name: self.related_val}
-            ).values_list(target_attname, flat=True)
+            current_qs = (
+                self.through._base_manager.using(self._write_db())
+                .filter(**{self.source_field_name: self.related_val})
+                .values_list(target_attname, flat=True)
+            )
             current = set((yield from _fetch_plan(conn, current_qs)))
             wanted = self._target_pks(objs)
             to_remove = [pk for pk in current if pk not in set(wanted)]
             yield from self._remove_items_plan(conn, to_remove)
-            yield from self._add_plan(conn, [pk for pk in wanted if pk not in current], through_defaults)
+            yield from self._add_plan(
+                conn, [pk for pk in wanted if pk not in current], through_defaults
+            )
 
-        def set(self, objs: Iterable[Any], *, clear: bool = False,
-                through_defaults: dict[str, Any] | None = None) -> None:
-            run_sync(self._write_db(), lambda conn: self._atomic(self._set_plan, objs, clear, through_defaults))
+        def set(
+            self,
+            objs: Iterable[Any],
+            *,
+            clear: bool = False,
+            through_defaults: dict[str, Any] | None = None,
+        ) -> None:
+            run_sync(
+                self._write_db(),
+                lambda conn: self._atomic(self._set_plan, objs, clear, through_defaults),
+            )
 
-        async def aset(self, objs: Iterable[Any], *, clear: bool = False,
-                       through_defaults: dict[str, Any] | None = None) -> None:
-            await run_async(self._write_db(), lambda conn: self._atomic(self._set_plan, objs, clear, through_defaults))
+        async def aset(
+            self,
+            objs: Iterable[Any],
+            *,
+            clear: bool = False,
+            through_defaults: dict[str, Any] | None = None,
+        ) -> None:
+            await run_async(
+                self._write_db(),
+                lambda conn: self._atomic(self._set_plan, objs, clear, through_defaults),
+            )
 
         def _create_plan(self, conn: Any, kwargs: dict[str, Any], through_defaults: Any) -> Any:
             obj = self.model(**kwargs)
@@ -665,10 +757,18 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
             return obj
 
         def create(self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-            return run_sync(self._write_db(), lambda conn: self._atomic(self._create_plan, kwargs, through_defaults))
+            return run_sync(
+                self._write_db(),
+                lambda conn: self._atomic(self._create_plan, kwargs, through_defaults),
+            )
 
-        async def acreate(self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-            return await run_async(self._write_db(), lambda conn: self._atomic(self._create_plan, kwargs, through_defaults))
+        async def acreate(
+            self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any
+        ) -> Any:
+            return await run_async(
+                self._write_db(),
+                lambda conn: self._atomic(self._create_plan, kwargs, through_defaults),
+            )
 
         # get_or_create/update_or_create look among the related objects; a created object is
         # added to the relation (as Django; one found is related already).
@@ -676,29 +776,33 @@ def create_many_related_manager(superclass: type, rel: Any, reverse: bool) -> ty
         def _related_qs(self) -> Any:
             return self._apply_filters(super().get_queryset()).using(self._write_db())
 
-        def get_or_create(self, *, through_defaults: dict[str, Any] | None = None,
-                          **kwargs: Any) -> Any:
+        def get_or_create(
+            self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any
+        ) -> Any:
             obj, created = self._related_qs().get_or_create(**kwargs)
             if created:
                 self.add(obj, through_defaults=through_defaults)
             return obj, created
 
-        async def aget_or_create(self, *, through_defaults: dict[str, Any] | None = None,
-                                 **kwargs: Any) -> Any:
+        async def aget_or_create(
+            self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any
+        ) -> Any:
             obj, created = await self._related_qs().aget_or_create(**kwargs)
             if created:
                 await self.aadd(obj, through_defaults=through_defaults)
             return obj, created
 
-        def update_or_create(self, *, through_defaults: dict[str, Any] | None = None,
-                             **kwargs: Any) -> Any:
+        def update_or_create(
+            self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any
+        ) -> Any:
             obj, created = self._related_qs().update_or_create(**kwargs)
             if created:
                 self.add(obj, through_defaults=through_defaults)
             return obj, created
 
-        async def aupdate_or_create(self, *, through_defaults: dict[str, Any] | None = None,
-                                    **kwargs: Any) -> Any:
+        async def aupdate_or_create(
+            self, *, through_defaults: dict[str, Any] | None = None, **kwargs: Any
+        ) -> Any:
             obj, created = await self._related_qs().aupdate_or_create(**kwargs)
             if created:
                 await self.aadd(obj, through_defaults=through_defaults)

@@ -233,9 +233,7 @@ class SQLCompiler:
             group_by = list(group_by)
             for o in order:
                 if not isinstance(o, _Random) and not getattr(o, "contains_aggregate", False):
-                    group_by.extend(
-                        c for c in o.get_group_by_cols() if not isinstance(c, Ref)
-                    )
+                    group_by.extend(c for c in o.get_group_by_cols() if not isinstance(c, Ref))
             gb_sql, seen = [], set()
             by_index = self.connection.features.allows_group_by_select_index
             for expr in group_by:

@@ -11,12 +11,32 @@ LOUTER = "LEFT OUTER JOIN"
 class Join:
     """``<join_type> table alias ON parent_alias.lhs_col = alias.rhs_col``."""
 
-    __slots__ = ("table", "alias", "parent_alias", "lhs_col", "rhs_col", "join_type",
-                 "nullable", "multivalued", "created_in", "path")
+    __slots__ = (
+        "alias",
+        "created_in",
+        "join_type",
+        "lhs_col",
+        "multivalued",
+        "nullable",
+        "parent_alias",
+        "path",
+        "rhs_col",
+        "table",
+    )
 
-    def __init__(self, table: str, alias: str, parent_alias: str, lhs_col: str, rhs_col: str,
-                 join_type: str, nullable: bool, multivalued: bool, created_in: int,
-                 path: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        table: str,
+        alias: str,
+        parent_alias: str,
+        lhs_col: str,
+        rhs_col: str,
+        join_type: str,
+        nullable: bool,
+        multivalued: bool,
+        created_in: int,
+        path: tuple[str, ...],
+    ) -> None:
         self.table = table
         self.alias = alias
         self.parent_alias = parent_alias
@@ -29,11 +49,24 @@ class Join:
         self.path = path
 
     def __repr__(self) -> str:
-        return f"<Join {self.join_type} {self.table} AS {self.alias} ON {self.parent_alias}.{self.lhs_col}={self.alias}.{self.rhs_col}>"
+        return (
+            f"<Join {self.join_type} {self.table} AS {self.alias} ON "
+            f"{self.parent_alias}.{self.lhs_col}={self.alias}.{self.rhs_col}>"
+        )
 
     def copy(self) -> Join:
-        return Join(self.table, self.alias, self.parent_alias, self.lhs_col, self.rhs_col,
-                    self.join_type, self.nullable, self.multivalued, self.created_in, self.path)
+        return Join(
+            self.table,
+            self.alias,
+            self.parent_alias,
+            self.lhs_col,
+            self.rhs_col,
+            self.join_type,
+            self.nullable,
+            self.multivalued,
+            self.created_in,
+            self.path,
+        )
 
     def identity(self) -> tuple[str, str, str, str]:
         return (self.parent_alias, self.table, self.lhs_col, self.rhs_col)

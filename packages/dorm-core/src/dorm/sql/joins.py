@@ -97,8 +97,17 @@ class JoinsMixin:
             if child.parent_alias == alias and child.join_type != LOUTER:
                 self._promote(child.alias)
 
-    def join(self, table: str, parent_alias: str, lhs_col: str, rhs_col: str, nullable: bool,
-             multivalued: bool, path: tuple[str, ...], promote: bool | None = None) -> str:
+    def join(
+        self,
+        table: str,
+        parent_alias: str,
+        lhs_col: str,
+        rhs_col: str,
+        nullable: bool,
+        multivalued: bool,
+        path: tuple[str, ...],
+        promote: bool | None = None,
+    ) -> str:
         """The alias of a join (reused when the rules allow, else created)."""
         ctx_promote, reuse_all = self._join_ctx
         if promote is None:
@@ -116,12 +125,23 @@ class JoinsMixin:
                     self._promote(join.alias)
                 return join.alias
         alias = self._new_alias(table)
-        self.joins[alias] = Join(table, alias, parent_alias, lhs_col, rhs_col,
-                                 LOUTER if want_outer else INNER, nullable, multivalued,
-                                 self._filter_call, path)
+        self.joins[alias] = Join(
+            table,
+            alias,
+            parent_alias,
+            lhs_col,
+            rhs_col,
+            LOUTER if want_outer else INNER,
+            nullable,
+            multivalued,
+            self._filter_call,
+            path,
+        )
         return alias
 
-    def _join_relation(self, field: Any, alias: str, path: tuple[str, ...], final: bool) -> tuple[str, Any]:
+    def _join_relation(
+        self, field: Any, alias: str, path: tuple[str, ...], final: bool
+    ) -> tuple[str, Any]:
         """Join across one relation from ``alias``; returns (new alias, target field there).
 
         ``final``: the relation itself is compared (``filter(tags=t)``): M2M stops at the
@@ -130,15 +150,29 @@ class JoinsMixin:
         kind = relation_kind(field)
         if kind == "fk":
             target = field.target_field
-            new = self.join(target.model._meta.db_table, alias, field.column, target.column,
-                            field.null, False, path)
+            new = self.join(
+                target.model._meta.db_table,
+                alias,
+                field.column,
+                target.column,
+                field.null,
+                False,
+                path,
+            )
             self._last_path_nullable = self._last_path_nullable or field.null
             return new, target
         self._last_path_nullable = True
         if kind == "reverse":
             fk = field.field
-            new = self.join(fk.model._meta.db_table, alias, fk.target_field.column, fk.column,
-                            True, not field.one_to_one, path)
+            new = self.join(
+                fk.model._meta.db_table,
+                alias,
+                fk.target_field.column,
+                fk.column,
+                True,
+                not field.one_to_one,
+                path,
+            )
             return new, fk.model._meta.pk
         m2m = field if kind == "m2m" else field.field
         through = m2m.remote_field.through
@@ -146,13 +180,21 @@ class JoinsMixin:
         target = through._meta.get_field(m2m.m2m_reverse_field_name())
         if kind == "m2m_reverse":
             source, target = target, source
-        through_alias = self.join(through._meta.db_table, alias, source.target_field.column,
-                                  source.column, True, True, (*path, "+through"))
+        through_alias = self.join(
+            through._meta.db_table,
+            alias,
+            source.target_field.column,
+            source.column,
+            True,
+            True,
+            (*path, "+through"),
+        )
         if final:
             return through_alias, target
         far = target.target_field
-        new = self.join(far.model._meta.db_table, through_alias, target.column, far.column,
-                        True, True, path)
+        new = self.join(
+            far.model._meta.db_table, through_alias, target.column, far.column, True, True, path
+        )
         return new, far
 
     def expand_relation_ordering(self, item: Any, _seen: frozenset[Any] = frozenset()) -> list[Any]:
@@ -198,7 +240,9 @@ class JoinsMixin:
             )
         return result
 
-    def setup_relation_joins(self, names: list[str], allow_joins: bool = True) -> tuple[Any, str, list[str]]:
+    def setup_relation_joins(
+        self, names: list[str], allow_joins: bool = True
+    ) -> tuple[Any, str, list[str]]:
         """Resolve a lookup path that starts with a relation; returns (field, alias, rest)."""
         meta = self.meta  # type: ignore[attr-defined]
         alias = self.base_alias  # type: ignore[attr-defined]
@@ -210,13 +254,16 @@ class JoinsMixin:
             except FieldDoesNotExist:
                 choices = sorted({f.name for f in meta.get_fields()} | {"pk"})
                 raise FieldError(
-                    f"Cannot resolve keyword {name!r} into field. Choices are: {', '.join(choices)}."
+                    f"Cannot resolve keyword {name!r} into field. Choices are: "
+                    f"{', '.join(choices)}."
                 ) from None
             rest = list(names[index + 1 :])
             path = (*path, name)
             kind = relation_kind(field)
             if not kind:
-                self._last_path_nullable = self._last_path_nullable or bool(getattr(field, "null", False))
+                self._last_path_nullable = self._last_path_nullable or bool(
+                    getattr(field, "null", False)
+                )
                 return field, alias, rest
             target_meta = related_meta(field)
             traverse = bool(rest) and _has_field(target_meta, rest[0])

@@ -218,14 +218,25 @@ class Query(JoinsMixin):
             rhs = True
         return lookup_class(lhs, rhs)  # type: ignore[no-any-return]
 
-    def build_filter(self, key: str, value: Any, allow_joins: bool = True,
-                     negated: bool = False, branch_or: bool = False) -> Any:
+    def build_filter(
+        self,
+        key: str,
+        value: Any,
+        allow_joins: bool = True,
+        negated: bool = False,
+        branch_or: bool = False,
+    ) -> Any:
         parts = key.split(LOOKUP_SEP)
         if negated and self.model is not None and self.path_is_multivalued(parts):
             return self.split_exclude(key, value)
         value = self._prepare_filter_value(value, allow_joins)
-        promote = negated or branch_or or (
-            (parts[-1] == "isnull" and value is True) or (value is None and parts[-1] != "isnull")
+        promote = (
+            negated
+            or branch_or
+            or (
+                (parts[-1] == "isnull" and value is True)
+                or (value is None and parts[-1] != "isnull")
+            )
         )
         saved = self._join_ctx
         self._join_ctx = (promote, False)
@@ -274,8 +285,9 @@ class Query(JoinsMixin):
         inner.default_ordering = False
         return In(Col(self.base_alias, self.meta.pk), inner)
 
-    def build_where(self, q: Any, allow_joins: bool = True, negated: bool = False,
-                    branch_or: bool = False) -> Any:
+    def build_where(
+        self, q: Any, allow_joins: bool = True, negated: bool = False, branch_or: bool = False
+    ) -> Any:
         """A where node for a ``Q`` (or a boolean expression)."""
         if not isinstance(q, Q):
             if getattr(q, "conditional", False):
@@ -286,7 +298,9 @@ class Query(JoinsMixin):
         children = []
         for child in q.children:
             if isinstance(child, tuple):
-                children.append(self.build_filter(child[0], child[1], allow_joins, negated, branch_or))
+                children.append(
+                    self.build_filter(child[0], child[1], allow_joins, negated, branch_or)
+                )
             else:
                 children.append(self.build_where(child, allow_joins, negated, branch_or))
         return WhereNode(children, q.connector, q.negated)
@@ -369,9 +383,7 @@ class Query(JoinsMixin):
                 except FieldDoesNotExist:
                     field = None
                 if field is None or not _can_select_related(field):
-                    choices = sorted(
-                        f.name for f in meta.get_fields() if _can_select_related(f)
-                    )
+                    choices = sorted(f.name for f in meta.get_fields() if _can_select_related(f))
                     raise FieldError(
                         f"Invalid field name(s) given in select_related: {name!r}. Choices are: "
                         f"{', '.join(choices) or '(none)'}."

@@ -142,15 +142,27 @@ class HashShardRouter:
     the next router / ``default``. M2M join tables of sharded models follow their model.
     """
 
-    def __init__(self, num_shards: int, shard_models: Iterable[Any], *,
-                 alias_format: str = "shard_{}", salt: bytes = b"",
-                 strategy: str = "modulo") -> None:
+    def __init__(
+        self,
+        num_shards: int,
+        shard_models: Iterable[Any],
+        *,
+        alias_format: str = "shard_{}",
+        salt: bytes = b"",
+        strategy: str = "modulo",
+    ) -> None:
         if not isinstance(num_shards, int) or num_shards <= 0:
-            raise ImproperlyConfigured(f"HashShardRouter num_shards must be a positive int, got {num_shards!r}.")
+            raise ImproperlyConfigured(
+                f"HashShardRouter num_shards must be a positive int, got {num_shards!r}."
+            )
         if strategy not in STRATEGIES:
-            raise ImproperlyConfigured(f"HashShardRouter strategy must be one of {STRATEGIES}, got {strategy!r}.")
+            raise ImproperlyConfigured(
+                f"HashShardRouter strategy must be one of {STRATEGIES}, got {strategy!r}."
+            )
         if "{}" not in alias_format and "{0}" not in alias_format:
-            raise ImproperlyConfigured(f"alias_format {alias_format!r} needs a '{{}}' for the shard number.")
+            raise ImproperlyConfigured(
+                f"alias_format {alias_format!r} needs a '{{}}' for the shard number."
+            )
         self.num_shards = num_shards
         self.alias_format = alias_format
         self.salt = bytes(salt)
@@ -175,7 +187,9 @@ class HashShardRouter:
         return bool(owner) and owner is not True and owner._meta.label_lower in self._labels
 
     def alias_for_key(self, key: Any) -> str:
-        return self.alias_format.format(shard_for(key, self.num_shards, salt=self.salt, strategy=self.strategy))
+        return self.alias_format.format(
+            shard_for(key, self.num_shards, salt=self.salt, strategy=self.strategy)
+        )
 
     def _route(self, model: Any, **hints: Any) -> str | None:
         if not self.is_sharded(model):
@@ -204,8 +218,9 @@ class HashShardRouter:
             return bool(obj1._state.db == obj2._state.db)
         return None
 
-    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None,
-                      **hints: Any) -> bool | None:
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
         model = hints.get("model")
         if model is None and model_name is not None:
             from dorm.apps import apps
@@ -228,14 +243,16 @@ def _aliases(num_shards: int, alias_format: str) -> list[str]:
     return [alias_format.format(i) for i in range(num_shards)]
 
 
-def for_each_shard(fn: Callable[[str], T], num_shards: int = 4, *,
-                   alias_format: str = "shard_{}") -> dict[str, T]:
+def for_each_shard(
+    fn: Callable[[str], T], num_shards: int = 4, *, alias_format: str = "shard_{}"
+) -> dict[str, T]:
     """``{alias: fn(alias)}`` for every shard, one after the other."""
     return {alias: fn(alias) for alias in _aliases(num_shards, alias_format)}
 
 
-async def afor_each_shard(fn: Callable[[str], Awaitable[T]], num_shards: int = 4, *,
-                          alias_format: str = "shard_{}") -> dict[str, T]:
+async def afor_each_shard(
+    fn: Callable[[str], Awaitable[T]], num_shards: int = 4, *, alias_format: str = "shard_{}"
+) -> dict[str, T]:
     """``{alias: await fn(alias)}`` for every shard, concurrently (``asyncio.gather``)."""
     aliases = _aliases(num_shards, alias_format)
     results = await asyncio.gather(*(fn(alias) for alias in aliases))
@@ -258,10 +275,18 @@ class ReshardReport:
         return self.moved / self.scanned if self.scanned else 0.0
 
 
-def reshard(model: Any, key: str | Callable[[Any], Any], old_num_shards: int, new_num_shards: int,
-            *, salt: bytes = b"", strategy: str = "jump", alias_format: str = "shard_{}",
-            batch_size: int = 500,
-            progress: Callable[[ReshardReport], None] | None = None) -> ReshardReport:
+def reshard(
+    model: Any,
+    key: str | Callable[[Any], Any],
+    old_num_shards: int,
+    new_num_shards: int,
+    *,
+    salt: bytes = b"",
+    strategy: str = "jump",
+    alias_format: str = "shard_{}",
+    batch_size: int = 500,
+    progress: Callable[[ReshardReport], None] | None = None,
+) -> ReshardReport:
     """Move rows of ``model`` whose shard changes from ``old_num_shards`` to ``new_num_shards``.
 
     ``key`` is the field holding each row's shard key (or a function of the row). Rows move
@@ -301,7 +326,9 @@ def reshard(model: Any, key: str | Callable[[Any], Any], old_num_shards: int, ne
             for target, objs in moves.items():
                 copies = []
                 for obj in objs:
-                    copy = model(**{f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields})
+                    copy = model(
+                        **{f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields}
+                    )
                     copies.append(copy)
                 with transaction.atomic(using=target):
                     manager.using(target).bulk_create(copies, ignore_conflicts=True)
