@@ -373,7 +373,10 @@ class QuerySet(Generic[M]):
         return self.filter(**filter_obj)
 
     def order_by(self, *field_names: Any) -> QuerySet[M]:
-        """Replace the ordering: ``"name"``, ``"-age"``, ``"?"``, ``F("x").asc(nulls_last=True)``."""
+        """Replace the ordering with ``"name"``, ``"-age"``, ``"?"`` or expressions.
+
+        ``F("x").asc(nulls_last=True)`` places NULLs explicitly.
+        """
         self._not_sliced("reorder")
         c = self._chain()
         c._query.clear_ordering(force=True)
