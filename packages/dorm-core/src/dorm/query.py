@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from dorm import signals
-from dorm.db.plan import run_async, run_sync
+from dorm.db.plan import in_atomic, run_async, run_sync
 from dorm.exceptions import (
     EmptyResultSet,
     FieldError,
@@ -1176,17 +1176,10 @@ class QuerySet(Generic[M]):
         it."""
         alias = self._write_alias()
 
-        def plan(conn: Any) -> Any:
-            def inner(conn: Any) -> Any:
-                return (
-                    yield from self._get_or_create_plan(
-                        conn, alias, defaults, create_defaults, True, kwargs
-                    )
-                )
-
-            return (yield ("atomic", inner, True))
-
-        return run_sync(alias, plan)  # type: ignore[no-any-return]
+        return run_sync(
+            alias,
+            in_atomic(self._get_or_create_plan, alias, defaults, create_defaults, True, kwargs),
+        )  # type: ignore[no-any-return]
 
     async def aupdate_or_create(
         self,
@@ -1196,17 +1189,10 @@ class QuerySet(Generic[M]):
     ) -> tuple[M, bool]:
         alias = self._write_alias()
 
-        def plan(conn: Any) -> Any:
-            def inner(conn: Any) -> Any:
-                return (
-                    yield from self._get_or_create_plan(
-                        conn, alias, defaults, create_defaults, True, kwargs
-                    )
-                )
-
-            return (yield ("atomic", inner, True))
-
-        return await run_async(alias, plan)  # type: ignore[no-any-return]
+        return await run_async(
+            alias,
+            in_atomic(self._get_or_create_plan, alias, defaults, create_defaults, True, kwargs),
+        )  # type: ignore[no-any-return]
 
     def _bulk_create_plan(
         self,
@@ -1359,24 +1345,19 @@ class QuerySet(Generic[M]):
         objs = list(objs)
         alias = self._write_alias()
 
-        def plan(conn: Any) -> Any:
-            def inner(conn: Any) -> Any:
-                return (
-                    yield from self._bulk_create_plan(
-                        conn,
-                        alias,
-                        objs,
-                        batch_size,
-                        ignore_conflicts,
-                        update_conflicts,
-                        update_fields,
-                        unique_fields,
-                    )
-                )
-
-            return (yield ("atomic", inner, True))
-
-        return run_sync(alias, plan)  # type: ignore[no-any-return]
+        return run_sync(
+            alias,
+            in_atomic(
+                self._bulk_create_plan,
+                alias,
+                objs,
+                batch_size,
+                ignore_conflicts,
+                update_conflicts,
+                update_fields,
+                unique_fields,
+            ),
+        )  # type: ignore[no-any-return]
 
     async def abulk_create(
         self,
@@ -1390,24 +1371,19 @@ class QuerySet(Generic[M]):
         objs = list(objs)
         alias = self._write_alias()
 
-        def plan(conn: Any) -> Any:
-            def inner(conn: Any) -> Any:
-                return (
-                    yield from self._bulk_create_plan(
-                        conn,
-                        alias,
-                        objs,
-                        batch_size,
-                        ignore_conflicts,
-                        update_conflicts,
-                        update_fields,
-                        unique_fields,
-                    )
-                )
-
-            return (yield ("atomic", inner, True))
-
-        return await run_async(alias, plan)  # type: ignore[no-any-return]
+        return await run_async(
+            alias,
+            in_atomic(
+                self._bulk_create_plan,
+                alias,
+                objs,
+                batch_size,
+                ignore_conflicts,
+                update_conflicts,
+                update_fields,
+                unique_fields,
+            ),
+        )  # type: ignore[no-any-return]
 
     def _bulk_update_plan(
         self, conn: Any, objs: list[Any], fields: Sequence[str], batch_size: int | None
@@ -1462,13 +1438,7 @@ class QuerySet(Generic[M]):
         objs = list(objs)
         alias = self._write_alias()
 
-        def plan(conn: Any) -> Any:
-            def inner(conn: Any) -> Any:
-                return (yield from self._bulk_update_plan(conn, objs, fields, batch_size))
-
-            return (yield ("atomic", inner, True))
-
-        return run_sync(alias, plan)  # type: ignore[no-any-return]
+        return run_sync(alias, in_atomic(self._bulk_update_plan, objs, fields, batch_size))  # type: ignore[no-any-return]
 
     async def abulk_update(
         self, objs: Iterable[M], fields: Sequence[str], batch_size: int | None = None
@@ -1476,13 +1446,7 @@ class QuerySet(Generic[M]):
         objs = list(objs)
         alias = self._write_alias()
 
-        def plan(conn: Any) -> Any:
-            def inner(conn: Any) -> Any:
-                return (yield from self._bulk_update_plan(conn, objs, fields, batch_size))
-
-            return (yield ("atomic", inner, True))
-
-        return await run_async(alias, plan)  # type: ignore[no-any-return]
+        return await run_async(alias, in_atomic(self._bulk_update_plan, objs, fields, batch_size))  # type: ignore[no-any-return]
 
     def _update_sql(self, conn: Any, kwargs: dict[str, Any]) -> tuple[str, list[Any]]:
         self._not_sliced("update")
@@ -1571,26 +1535,14 @@ class QuerySet(Generic[M]):
         """Delete the matched rows; returns ``(total, {model_label: count})``."""
         alias = self._write_alias()
 
-        def plan(conn: Any) -> Any:
-            def inner(conn: Any) -> Any:
-                return (yield from self._delete_plan(conn, alias))
-
-            return (yield ("atomic", inner, True))
-
         self._result_cache = None
-        return run_sync(alias, plan)  # type: ignore[no-any-return]
+        return run_sync(alias, in_atomic(self._delete_plan, alias))  # type: ignore[no-any-return]
 
     async def adelete(self) -> tuple[int, dict[str, int]]:
         alias = self._write_alias()
 
-        def plan(conn: Any) -> Any:
-            def inner(conn: Any) -> Any:
-                return (yield from self._delete_plan(conn, alias))
-
-            return (yield ("atomic", inner, True))
-
         self._result_cache = None
-        return await run_async(alias, plan)  # type: ignore[no-any-return]
+        return await run_async(alias, in_atomic(self._delete_plan, alias))  # type: ignore[no-any-return]
 
     # Raw ---------------------------------------------------------------------------------
 

@@ -89,3 +89,12 @@ async def run_async(alias: str, make: Callable[[Any], Plan]) -> Any:
             request = gen.send(result)
     except StopIteration as stop:
         return stop.value
+
+
+def in_atomic(step: Callable[..., Plan], *args: Any) -> Callable[[Any], Plan]:
+    """A plan running ``step(conn, *args)`` inside ``atomic``/``aatomic`` on the runner's alias."""
+
+    def plan(conn: Any) -> Plan:
+        return (yield ("atomic", lambda c: step(c, *args), True))
+
+    return plan
