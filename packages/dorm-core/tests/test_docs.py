@@ -27,15 +27,24 @@ Conventions for writing a docs page (follow them when you add one):
   registers (the test checks none is left behind).
 * Tracebacks point at the page itself: a failure in a block reports ``docs/page.md`` and the
   line number within it.
+* A page whose FIRST line is ``<!-- requires: postgresql -->`` needs a PostgreSQL server: it
+  runs only when ``DORM_TEST_POSTGRES_DSN`` is set (a server where databases may be created),
+  on a fresh database made from that DSN and dropped after. The runner configures dorm's
+  ``default`` alias on it and sets ``DATABASE_URL`` to its DSN (the page may configure dorm
+  from it). Without the variable the page is skipped, saying so. ``tests-integration`` runs
+  such pages too (through :func:`run_postgres_page`), so CI always executes them.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import inspect
 import os
+import secrets
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +58,9 @@ PAGES = sorted(DOCS.glob("*.md"))
 PYTHON_LANGS = {"python", "py"}
 #: Pages that must exist (the foundation's); other pages are picked up automatically.
 REQUIRED_PAGES = {"configuration.md", "backends.md", "connections.md"}
+#: First line of a page that needs PostgreSQL; the variable naming the server to use.
+REQUIRES_POSTGRESQL = "<!-- requires: postgresql -->"
+POSTGRES_DSN_ENV = "DORM_TEST_POSTGRES_DSN"
 
 
 @dataclass
@@ -144,6 +156,40 @@ def run_page(page: Path, workdir: Path) -> None:
             close_all()
 
 
+def requires_postgresql(page: Path) -> bool:
+    return page.read_text(encoding="utf-8").split("\n", 1)[0].strip() == REQUIRES_POSTGRESQL
+
+
+def run_postgres_page(page: Path, workdir: Path, dsn: str) -> None:
+    """Run a PostgreSQL page on the (empty) database ``dsn``; the caller restores os.environ."""
+    import dorm
+
+    os.environ["DATABASE_URL"] = dsn
+    dorm.configure(DATABASES={"default": {"ENGINE": "postgresql", "OPTIONS": {"conninfo": dsn}}})
+    try:
+        run_page(page, workdir)
+    finally:
+        from dorm_postgres import close_pools
+
+        close_pools()
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(admin_dsn: str) -> Iterator[str]:
+    """A new database on the server of ``admin_dsn`` (its DSN), dropped afterwards."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    name = f"dorm_docs_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(admin_dsn, dbname=name)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def test_required_pages_exist() -> None:
     assert {page.name for page in PAGES} >= REQUIRED_PAGES
 
@@ -151,6 +197,9 @@ def test_required_pages_exist() -> None:
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert python_blocks(page), f"{page.name} has no python example"
+    admin_dsn = os.environ.get(POSTGRES_DSN_ENV)
+    if requires_postgresql(page) and not admin_dsn:
+        pytest.skip(f"{page.name} requires PostgreSQL: set {POSTGRES_DSN_ENV} to run it")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     environ = dict(os.environ)
@@ -158,7 +207,11 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     had_hooks = (hooks.has_sync(), hooks.has_async())
     close_all()
     try:
-        run_page(page, tmp_path)
+        if requires_postgresql(page):
+            with fresh_postgres_database(admin_dsn or "") as dsn:
+                run_postgres_page(page, tmp_path, dsn)
+        else:
+            run_page(page, tmp_path)
         assert (hooks.has_sync(), hooks.has_async()) == had_hooks, (
             f"{page.name} left an execution hook registered; remove() it in the example"
         )
