@@ -18,6 +18,7 @@ import pytest
 from orm_models import AllTypes, Article, Author, Product
 
 import dorm.models.base as model_base
+import dorm.models.manager as manager_module
 import dorm.query as query_module
 import dorm.sql.compiler as compiler_module
 from dorm.exceptions import FieldError
@@ -43,6 +44,8 @@ def general() -> Iterator[None]:
     mp.setattr(query_module, "_instance_factory", lambda names, convs: None)
     mp.setattr(compiler_module, "_count_cache_key", compiler_module.select_cache_key)
     mp.setattr(model_base, "_INSERT_SQL", _NoCache())
+    mp.setattr(model_base, "_DIRECT_INSERT", False)
+    mp.setattr(manager_module, "_DIRECT_CREATE", False)
     try:
         yield
     finally:
@@ -192,3 +195,59 @@ async def test_create_with_and_without_database_defaults(run: Any) -> None:
             assert [sql for sql, _ in fast_sql] == [sql for sql, _ in slow_sql]
     stocks = sorted(p.stock for p in await run.list(Product.objects.all()))
     assert stocks == [3] * 4 + [5] * 4 + [7] * 8
+
+
+async def test_create_and_forced_insert_as_the_plan(run: Any) -> None:
+    """``create()``/``save(force_insert=True)`` skip the plan runner: same SQL, signals, state."""
+    from dorm import signals
+
+    seen: list[Any] = []
+
+    def pre(sender: Any, instance: Any, **kw: Any) -> None:
+        seen.append(("pre", sender, instance.pk is None, kw["using"], kw["update_fields"]))
+
+    def post(sender: Any, instance: Any, **kw: Any) -> None:
+        seen.append(("post", sender, instance._state.adding, kw["created"], kw["update_fields"]))
+
+    def shape(obj: Any) -> Any:
+        values = {k: v for k, v in obj.__dict__.items() if k not in ("_state", "id")}
+        return type(obj), values, obj.pk is not None, obj._state.db, obj._state.adding
+
+    async def create() -> Any:
+        return shape(await run(Author.objects.create, name="c", age=3))
+
+    async def forced_insert() -> Any:
+        obj = Author(name="f", age=4, active=False)
+        await run(obj.save, force_insert=True)
+        return shape(obj)
+
+    made = iter(range(100))
+
+    async def with_db_default() -> Any:
+        obj = await run(Product.objects.create, sku=f"p{next(made)}", price=1)
+        return shape(obj)[0], obj.__dict__.get("stock", "fetched lazily"), obj._state.db
+
+    for call in (create, forced_insert, with_db_default):
+        for listening in (False, True):
+            if listening:
+                signals.pre_save.connect(pre)
+                signals.post_save.connect(post)
+            seen.clear()
+            try:
+                (fast, fast_sql), (slow, slow_sql) = await both(call)
+            finally:
+                signals.pre_save.disconnect(pre)
+                signals.post_save.disconnect(post)
+            assert fast == slow
+            assert [sql for sql, _ in fast_sql] == [sql for sql, _ in slow_sql]
+            if call is not with_db_default:  # (sku and a random default differ)
+                assert [p for _, p in fast_sql] == [p for _, p in slow_sql]
+            half = len(seen) // 2
+            assert seen[:half] == seen[half:] and len(seen) == (4 if listening else 0)
+    # A failing INSERT raises the same translated error either way.
+    await run(Product.objects.create, sku="dup", price=1)
+    (fast, fast_sql), (slow, slow_sql) = await both(
+        lambda: run(Product.objects.create, sku="dup", price=1)
+    )
+    assert isinstance(fast, tuple) and fast == slow
+    assert [sql for sql, _ in fast_sql] == [sql for sql, _ in slow_sql]

@@ -208,6 +208,10 @@ def _sql_for_driver(sql: str, cache: dict[str, str] = {}) -> str:  # noqa: B006
 class DatabaseWrapper(SQLiteInfo, BaseDatabaseWrapper):
     """Sync SQLite connection for one thread and alias."""
 
+    #: A single-row INSERT whose only generated column is the rowid-aliased AutoField reads
+    #: the pk from ``cursor.lastrowid`` instead of a RETURNING row (cheaper on sqlite3).
+    pk_from_lastrowid = True
+
     def get_new_connection(self) -> sqlite3.Connection:
         return open_connection(self.settings_dict)
 

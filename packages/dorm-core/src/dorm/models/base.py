@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dorm import signals
 from dorm.apps import apps
+from dorm.db import connections
 from dorm.db.plan import run_async, run_sync
 from dorm.exceptions import (
     DatabaseError,
@@ -214,6 +215,8 @@ def _flatten_meta(meta: Any) -> dict[str, Any]:
 #: Single-row INSERT statements of ``Model._insert_plan`` by (model, ops, vendor, columns).
 _INSERT_SQL: dict[Any, tuple[str, tuple[tuple[Any, ...], ...]]] = {}
 _SCALARS = frozenset({str, int, bool, float, type(None)})
+#: ``save(force_insert=True)`` of a new instance skips the plan runner (``Model._save_new``).
+_DIRECT_INSERT = True
 
 
 def _reset_on_reconfigure() -> None:
@@ -388,6 +391,15 @@ class Model(metaclass=ModelBase):
     ) -> None:
         """Insert or update this row (UPDATE first when it has a primary key, as Django)."""
         alias = self._resolve_save_alias(using)
+        if (
+            force_insert
+            and _DIRECT_INSERT
+            and self._state.adding
+            and not force_update
+            and update_fields is None
+        ):
+            self._save_new(alias)
+            return
         run_sync(
             alias,
             lambda conn: self._save_plan(conn, alias, force_insert, force_update, update_fields),
@@ -505,6 +517,32 @@ class Model(metaclass=ModelBase):
                 update_fields=update_fields,
             )
 
+    def _save_new(self, alias: str) -> None:
+        """``_save_plan`` for ``save(force_insert=True)`` of a new instance, run directly.
+
+        The same steps in the same order (related fields, ``pre_save``, the pk default, the
+        INSERT of ``_insert_statement``, ``_state``, ``post_save``), without the generator
+        protocol of the plan runner; the async path and every other save take the plan.
+        """
+        conn = connections[alias]
+        cls = type(self)
+        self._prepare_related_fields_for_save()
+        if signals.pre_save.has_listeners:
+            signals.pre_save.send(
+                sender=cls, instance=self, raw=False, using=alias, update_fields=None
+            )
+        pk_field = self._meta.pk
+        if self.__dict__.get(pk_field.attname) is None and pk_field.has_default():
+            self.__dict__[pk_field.attname] = pk_field.get_default()
+        statement = self._insert_statement(conn)
+        self._insert_done(statement, conn.execute_insert(statement[0], statement[1], statement[3]))
+        self._state.db = alias
+        self._state.adding = False
+        if signals.post_save.has_listeners:
+            signals.post_save.send(
+                sender=cls, instance=self, created=True, raw=False, using=alias, update_fields=None
+            )
+
     def _prepare_related_fields_for_save(self) -> None:
         """Refuse to save a reference to an unsaved object; pick up pks assigned since."""
         cache = self._state._fields_cache
@@ -558,6 +596,12 @@ class Model(metaclass=ModelBase):
         return sql, params
 
     def _insert_plan(self, conn: Any) -> Any:
+        statement = self._insert_statement(conn)
+        result = yield ("insert", statement[0], statement[1], statement[3])
+        self._insert_done(statement, result)
+
+    def _insert_statement(self, conn: Any) -> tuple[Any, ...]:
+        """``(sql, params, returning fields, returning?, their converters)`` of the INSERT."""
         from dorm.sql.compiler import SQLInsertCompiler
 
         meta = self._meta
@@ -583,6 +627,8 @@ class Model(metaclass=ModelBase):
             fields.append(field)
             params.append(field.get_db_prep_save(value, conn) if value is not None else None)
         can_return = conn.features.can_return_columns_from_insert
+        if can_return and returning == [pk_field] and getattr(conn, "pk_from_lastrowid", False):
+            can_return = False  # the driver's lastrowid is the pk: no RETURNING row to fetch
         # The statement depends only on these; skip building a compiler and its cache key.
         key = (type(self), type(conn.ops), conn.vendor, tuple(fields), tuple(returning), can_return)
         entry = _INSERT_SQL.get(key)
@@ -595,15 +641,21 @@ class Model(metaclass=ModelBase):
             if len(_INSERT_SQL) >= 1024:
                 _INSERT_SQL.clear()
             _INSERT_SQL[key] = entry
-        sql, returning_converters = entry
-        if returning and can_return:
-            row = yield ("insert", sql, params, True)
-            for field, value, converters in zip(returning, row, returning_converters, strict=False):
+        return entry[0], params, returning, bool(returning and can_return), entry[1]
+
+    def _insert_done(self, statement: tuple[Any, ...], result: Any) -> None:
+        """Store what the INSERT returned (the RETURNING row, else ``lastrowid``)."""
+        _, _, returning, use_returning, returning_converters = statement
+        if use_returning:
+            for field, value, converters in zip(
+                returning, result, returning_converters, strict=False
+            ):
                 for converter in converters:
                     value = converter(value)
                 self.__dict__[field.attname] = value
         else:
-            last_id = yield ("insert", sql, params, False)
+            last_id = result
+            pk_field = self._meta.pk
             for field in returning:
                 if field is pk_field:
                     self.__dict__[field.attname] = last_id

@@ -99,6 +99,8 @@ _CHAINABLE = frozenset(
 
 
 def _proxy(name: str, method: Any) -> Any:
+    if name == "create":
+        return _create_proxy(method)
     chainable = name in _CHAINABLE
 
     def manager_method(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -117,6 +119,34 @@ def _proxy(name: str, method: Any) -> Any:
 
 
 _base_get_queryset = BaseManager.get_queryset
+_base_create = QuerySet.create
+#: ``Model.objects.create()`` skips building a QuerySet when it would only pick the alias.
+_DIRECT_CREATE = True
+
+
+def _create_proxy(method: Any) -> Any:
+    def create(self: Any, **kwargs: Any) -> Any:
+        if (
+            _DIRECT_CREATE
+            and self._queryset_class.create is _base_create
+            and type(self).get_queryset is _base_get_queryset
+        ):
+            # What QuerySet.create does on the fresh queryset (no hints: the router alone).
+            model = self.model
+            obj = model(**kwargs)
+            if self._db:
+                alias = self._db
+            else:
+                from dorm.db import router
+
+                alias = router.db_for_write(model)
+            obj.save(force_insert=True, using=alias)
+            return obj
+        return self.get_queryset().create(**kwargs)
+
+    create.__name__ = "create"
+    create.__doc__ = method.__doc__
+    return create
 
 
 class ManagerDescriptor:
