@@ -58,7 +58,7 @@ class Command:
         self.stdout.write(text + "\n")
 
     def handle(self, **options: Any) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement handle().")
 
     async def ahandle(self, **options: Any) -> Any:
         return self.handle(**options)

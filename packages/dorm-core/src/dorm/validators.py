@@ -95,7 +95,7 @@ class _LimitValidator:
             self.message = message
 
     def compare(self, value: Any, limit: Any) -> bool:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement compare().")
 
     def clean(self, value: Any) -> Any:
         return value

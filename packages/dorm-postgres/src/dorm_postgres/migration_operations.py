@@ -338,11 +338,11 @@ class PostgresOperation(Operation):
 
     def forwards_statements(self, quote_name: Quote = quote_identifier) -> list[str]:
         """The statements ``migrate`` runs (pure: no connection needed)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement forwards_statements().")
 
     def backwards_statements(self, quote_name: Quote = quote_identifier) -> list[str]:
         """The statements that undo :meth:`forwards_statements`."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement backwards_statements().")
 
 
 class _ViewOperation(PostgresOperation):

@@ -115,7 +115,7 @@ class BaseRunner:
 
 class SyncRunner(BaseRunner):
     def open(self, target: Any) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement open().")
 
     def close(self) -> None:
         pass
@@ -134,7 +134,7 @@ class AsyncRunner(BaseRunner):
     is_async = True
 
     async def open(self, target: Any) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement open().")
 
     async def close(self) -> None:
         pass

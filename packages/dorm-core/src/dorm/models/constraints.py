@@ -75,7 +75,7 @@ class BaseConstraint:
         return hash(self.name)
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement deconstruct().")
 
 
 class UniqueConstraint(BaseConstraint):

@@ -499,7 +499,7 @@ class BaseAsyncDatabaseWrapper(_ConnectionInfo):
 
     async def _raw_run(self, raw: Any, sql: str, params: Params, many: bool, mode: str) -> Any:
         """Run a statement on ``raw`` and fetch per ``mode``: all, one, rowcount, insert."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _raw_run().")
 
     # Binding -------------------------------------------------------------------------
 
