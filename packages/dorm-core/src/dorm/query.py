@@ -1291,7 +1291,8 @@ class QuerySet(Generic[M]):
             )
             # The hot loop (rows x fields) skips the base class' pass-through levels: Field's
             # pre_save is a plain __dict__ read, and where neither get_db_prep_save nor
-            # get_db_prep_value is overridden, get_db_prep_save(v, conn) is get_prep_value(v).
+            # get_db_prep_value is overridden (and no ops adapter applies), get_db_prep_save(v,
+            # conn) is get_prep_value(v).
             getters = [
                 (
                     f.attname if type(f).pre_save is Field.pre_save else None,
@@ -1300,6 +1301,7 @@ class QuerySet(Generic[M]):
                         (f.get_prep_value, True)
                         if type(f).get_db_prep_save is Field.get_db_prep_save
                         and type(f).get_db_prep_value is Field.get_db_prep_value
+                        and f.db_adapter is None
                         else (f.get_db_prep_save, False)
                     ),
                 )

@@ -328,13 +328,27 @@ class Field(Generic[T]):
         """A ``to_python`` error of a value bound for a query or a save, naming the field."""
         return ValidationError(f"Field {self.name!r}: {'; '.join(exc.messages)}", code=exc.code)
 
+    #: Query and save values go through ``to_python`` (conversion errors name the field).
+    prep_with_to_python: ClassVar[bool] = False
+    #: The ``connection.ops`` method adapting a prepared value for the driver, if any.
+    db_adapter: ClassVar[str | None] = None
+
     def get_prep_value(self, value: Any) -> Any:
         """Python value -> a value any backend accepts (before backend-specific adaptation)."""
-        return value
+        if not self.prep_with_to_python or value is None or hasattr(value, "resolve_expression"):
+            return value
+        try:
+            return self.to_python(value)
+        except ValidationError as exc:
+            raise self._prep_error(exc) from None
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         """Python value -> the parameter sent to ``connection``."""
-        return value if prepared else self.get_prep_value(value)
+        if not prepared:
+            value = self.get_prep_value(value)
+        if self.db_adapter is None:
+            return value
+        return getattr(connection.ops, self.db_adapter)(value)
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
         return self.get_db_prep_value(value, connection)
@@ -562,6 +576,8 @@ class FloatField(Field[float]):
 
 
 class DecimalField(Field[decimal.Decimal]):
+    prep_with_to_python = True
+    db_adapter = "adapt_decimalfield_value"
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r value must be a decimal number."}
 
@@ -607,19 +623,6 @@ class DecimalField(Field[decimal.Decimal]):
         ctx = decimal.Context(prec=self.max_digits or 28)
         return value.quantize(decimal.Decimal(1).scaleb(-self.decimal_places), context=ctx)
 
-    def get_prep_value(self, value: Any) -> Any:
-        if value is None or hasattr(value, "resolve_expression"):
-            return value
-        try:
-            return self.to_python(value)
-        except ValidationError as exc:
-            raise self._prep_error(exc) from None
-
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return connection.ops.adapt_decimalfield_value(value)
-
     def get_db_converters(self, connection: Any) -> list[Callable[[Any], Any]]:
         converters = super().get_db_converters(connection)
         if self.decimal_places is not None:
@@ -637,6 +640,8 @@ class DecimalField(Field[decimal.Decimal]):
 
 
 class BooleanField(Field[bool]):
+    prep_with_to_python = True
+    db_adapter = "adapt_booleanfield_value"
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r value must be either True or False."}
 
@@ -657,19 +662,6 @@ class BooleanField(Field[bool]):
         raise ValidationError(
             self.error_messages["invalid"], code="invalid", params={"value": value}
         )
-
-    def get_prep_value(self, value: Any) -> Any:
-        if value is None or hasattr(value, "resolve_expression"):
-            return value
-        try:
-            return self.to_python(value)
-        except ValidationError as exc:
-            raise self._prep_error(exc) from None
-
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return connection.ops.adapt_booleanfield_value(value)
 
     def validate(self, value: Any, model_instance: Model | None) -> None:
         if value is None and not self.null:
@@ -757,6 +749,7 @@ class URLField(CharField):
 
 
 class GenericIPAddressField(Field[str]):
+    db_adapter = "adapt_ipaddressfield_value"
     empty_strings_allowed = False
     default_error_messages = {"invalid": "Enter a valid IPv4 or IPv6 address."}
 
@@ -807,16 +800,13 @@ class GenericIPAddressField(Field[str]):
         except ValidationError as exc:
             raise self._prep_error(exc) from None
 
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return connection.ops.adapt_ipaddressfield_value(value)
-
 
 # Dates and times -----------------------------------------------------------------------
 
 
 class DateField(Field[datetime.date]):
+    prep_with_to_python = True
+    db_adapter = "adapt_datefield_value"
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r value has an invalid date format."}
 
@@ -870,21 +860,9 @@ class DateField(Field[datetime.date]):
                 self.error_messages["invalid"], code="invalid", params={"value": value}
             ) from None
 
-    def get_prep_value(self, value: Any) -> Any:
-        if value is None or hasattr(value, "resolve_expression"):
-            return value
-        try:
-            return self.to_python(value)
-        except ValidationError as exc:
-            raise self._prep_error(exc) from None
-
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return connection.ops.adapt_datefield_value(value)
-
 
 class DateTimeField(DateField, Field[datetime.datetime]):
+    db_adapter = "adapt_datetimefield_value"
     default_error_messages = {"invalid": "%(value)r value has an invalid datetime format."}
 
     if TYPE_CHECKING:
@@ -927,13 +905,10 @@ class DateTimeField(DateField, Field[datetime.datetime]):
             value = value.replace(tzinfo=datetime.UTC)
         return value
 
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return connection.ops.adapt_datetimefield_value(value)
-
 
 class TimeField(Field[datetime.time]):
+    prep_with_to_python = True
+    db_adapter = "adapt_timefield_value"
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r value has an invalid time format."}
 
@@ -971,21 +946,10 @@ class TimeField(Field[datetime.time]):
                 self.error_messages["invalid"], code="invalid", params={"value": value}
             ) from None
 
-    def get_prep_value(self, value: Any) -> Any:
-        if value is None or hasattr(value, "resolve_expression"):
-            return value
-        try:
-            return self.to_python(value)
-        except ValidationError as exc:
-            raise self._prep_error(exc) from None
-
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return connection.ops.adapt_timefield_value(value)
-
 
 class DurationField(Field[datetime.timedelta]):
+    prep_with_to_python = True
+    db_adapter = "adapt_durationfield_value"
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r value has an invalid duration format."}
 
@@ -998,24 +962,13 @@ class DurationField(Field[datetime.timedelta]):
             self.error_messages["invalid"], code="invalid", params={"value": value}
         )
 
-    def get_prep_value(self, value: Any) -> Any:
-        if value is None or hasattr(value, "resolve_expression"):
-            return value
-        try:
-            return self.to_python(value)
-        except ValidationError as exc:
-            raise self._prep_error(exc) from None
-
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return connection.ops.adapt_durationfield_value(value)
-
 
 # Other ---------------------------------------------------------------------------------
 
 
 class UUIDField(Field[uuid.UUID]):
+    prep_with_to_python = True
+    db_adapter = "adapt_uuidfield_value"
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r is not a valid UUID."}
 
@@ -1037,19 +990,6 @@ class UUIDField(Field[uuid.UUID]):
             raise ValidationError(
                 self.error_messages["invalid"], code="invalid", params={"value": value}
             ) from None
-
-    def get_prep_value(self, value: Any) -> Any:
-        if value is None or hasattr(value, "resolve_expression"):
-            return value
-        try:
-            return self.to_python(value)
-        except ValidationError as exc:
-            raise self._prep_error(exc) from None
-
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
-            value = self.get_prep_value(value)
-        return connection.ops.adapt_uuidfield_value(value)
 
 
 class BinaryField(Field[bytes]):
