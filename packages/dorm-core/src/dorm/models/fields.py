@@ -804,11 +804,9 @@ class GenericIPAddressField(Field[str]):
 # Dates and times -----------------------------------------------------------------------
 
 
-class DateField(Field[datetime.date]):
-    prep_with_to_python = True
-    db_adapter = "adapt_datefield_value"
-    empty_strings_allowed = False
-    default_error_messages = {"invalid": "%(value)r value has an invalid date format."}
+class _AutoNowField(Field[T]):
+    """``auto_now`` (set on every save) and ``auto_now_add`` (set on insert) for date/time
+    fields; such fields are not editable and may be blank."""
 
     def __init__(
         self,
@@ -837,7 +835,7 @@ class DateField(Field[datetime.date]):
         return name, path, args, kwargs
 
     def _now(self) -> Any:
-        return now().date()
+        raise NotImplementedError(f"{type(self).__name__} must implement _now().")
 
     def pre_save(self, instance: Model, add: bool) -> Any:
         if self.auto_now or (self.auto_now_add and add):
@@ -845,6 +843,16 @@ class DateField(Field[datetime.date]):
             instance.__dict__[self.attname] = value
             return value
         return super().pre_save(instance, add)
+
+
+class DateField(_AutoNowField[datetime.date]):
+    prep_with_to_python = True
+    db_adapter = "adapt_datefield_value"
+    empty_strings_allowed = False
+    default_error_messages = {"invalid": "%(value)r value has an invalid date format."}
+
+    def _now(self) -> Any:
+        return now().date()
 
     def to_python(self, value: Any) -> Any:
         if value is None:
@@ -906,33 +914,14 @@ class DateTimeField(DateField, Field[datetime.datetime]):
         return value
 
 
-class TimeField(Field[datetime.time]):
+class TimeField(_AutoNowField[datetime.time]):
     prep_with_to_python = True
     db_adapter = "adapt_timefield_value"
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r value has an invalid time format."}
 
-    def __init__(
-        self,
-        verbose_name: str | None = None,
-        name: str | None = None,
-        auto_now: bool = False,
-        auto_now_add: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self.auto_now = auto_now
-        self.auto_now_add = auto_now_add
-        if auto_now or auto_now_add:
-            kwargs["editable"] = False
-            kwargs["blank"] = True
-        super().__init__(verbose_name, name, **kwargs)
-
-    def pre_save(self, instance: Model, add: bool) -> Any:
-        if self.auto_now or (self.auto_now_add and add):
-            value = now().time().replace(tzinfo=None)
-            instance.__dict__[self.attname] = value
-            return value
-        return super().pre_save(instance, add)
+    def _now(self) -> Any:
+        return now().time().replace(tzinfo=None)
 
     def to_python(self, value: Any) -> Any:
         if value is None or isinstance(value, datetime.time):
