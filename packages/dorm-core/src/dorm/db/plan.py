@@ -23,31 +23,43 @@ from dorm.db import async_connections, connections
 Plan = Generator[tuple[Any, ...], Any, Any]
 
 
+#: Plan request kind -> the connection method answering it (same name sync and async).
+_REQUESTS = {
+    "fetchall": "fetchall",
+    "fetchone": "fetchone",
+    "rowcount": "execute_rowcount",
+    "insert": "execute_insert",
+    "many": "executemany",
+}
+
+
+def _method(conn: Any, request: tuple[Any, ...]) -> Any:
+    try:
+        return getattr(conn, _REQUESTS[request[0]])
+    except KeyError:  # pragma: no cover - programming error
+        raise ValueError(f"Unknown plan request {request[0]!r}") from None
+
+
+def _atomic_args(request: tuple[Any, ...]) -> tuple[Callable[[Any], Plan], bool]:
+    return request[1], request[2] if len(request) > 2 else True
+
+
 def run_sync(alias: str, make: Callable[[Any], Plan]) -> Any:
+    """Run a plan on ``connections[alias]``; returns the plan's return value."""
+    from dorm.transaction import atomic
+
     conn = connections[alias]
     gen = make(conn)
     try:
         request = next(gen)
         while True:
-            kind = request[0]
             try:
-                if kind == "fetchall":
-                    result = conn.fetchall(request[1], request[2])
-                elif kind == "fetchone":
-                    result = conn.fetchone(request[1], request[2])
-                elif kind == "rowcount":
-                    result = conn.execute_rowcount(request[1], request[2])
-                elif kind == "insert":
-                    result = conn.execute_insert(request[1], request[2], request[3])
-                elif kind == "many":
-                    result = conn.executemany(request[1], request[2])
-                elif kind == "atomic":
-                    from dorm.transaction import atomic
-
-                    with atomic(using=alias, savepoint=request[2] if len(request) > 2 else True):
-                        result = run_sync(alias, request[1])
-                else:  # pragma: no cover - programming error
-                    raise ValueError(f"Unknown plan request {kind!r}")
+                if request[0] == "atomic":
+                    nested, savepoint = _atomic_args(request)
+                    with atomic(using=alias, savepoint=savepoint):
+                        result = run_sync(alias, nested)
+                else:
+                    result = _method(conn, request)(*request[1:])
             except Exception as exc:
                 request = gen.throw(exc)
                 continue
@@ -57,32 +69,21 @@ def run_sync(alias: str, make: Callable[[Any], Plan]) -> Any:
 
 
 async def run_async(alias: str, make: Callable[[Any], Plan]) -> Any:
+    """Run a plan on ``async_connections[alias]``; returns the plan's return value."""
+    from dorm.transaction import aatomic
+
     conn = async_connections[alias]
     gen = make(conn)
     try:
         request = next(gen)
         while True:
-            kind = request[0]
             try:
-                if kind == "fetchall":
-                    result = await conn.fetchall(request[1], request[2])
-                elif kind == "fetchone":
-                    result = await conn.fetchone(request[1], request[2])
-                elif kind == "rowcount":
-                    result = await conn.execute_rowcount(request[1], request[2])
-                elif kind == "insert":
-                    result = await conn.execute_insert(request[1], request[2], request[3])
-                elif kind == "many":
-                    result = await conn.executemany(request[1], request[2])
-                elif kind == "atomic":
-                    from dorm.transaction import aatomic
-
-                    async with aatomic(
-                        using=alias, savepoint=request[2] if len(request) > 2 else True
-                    ):
-                        result = await run_async(alias, request[1])
-                else:  # pragma: no cover
-                    raise ValueError(f"Unknown plan request {kind!r}")
+                if request[0] == "atomic":
+                    nested, savepoint = _atomic_args(request)
+                    async with aatomic(using=alias, savepoint=savepoint):
+                        result = await run_async(alias, nested)
+                else:
+                    result = await _method(conn, request)(*request[1:])
             except Exception as exc:
                 request = gen.throw(exc)
                 continue
