@@ -424,8 +424,9 @@ class SQLCompiler:
         return params
 
 
-def select_cache_key(query: Query) -> Any:
-    """The shape of a SELECT, or ``None`` when it must be compiled every time."""
+def _where_cache_key(query: Query) -> Any:
+    """The WHERE shape of a cacheable query; ``None`` for shapes compiled every time (joins,
+    combinators, extra selects, grouping, select_related)."""
     if (
         query.combinator
         or query.joins
@@ -434,7 +435,12 @@ def select_cache_key(query: Query) -> Any:
         or query.select_related
     ):
         return None
-    where_key = query.where.cache_key() if query.where else ()
+    return query.where.cache_key() if query.where else ()
+
+
+def select_cache_key(query: Query) -> Any:
+    """The shape of a SELECT, or ``None`` when it must be compiled every time."""
+    where_key = _where_cache_key(query)
     if where_key is None:
         return None
     ann_keys = []
@@ -525,15 +531,7 @@ def _count_cache_key(query: Query) -> Any:
     distinct counts take the subquery path, which is not cached), so unlike
     :func:`select_cache_key` they are not part of the key: building it stays cheap.
     """
-    if (
-        query.combinator
-        or query.joins
-        or query.extra_select
-        or query.group_by is not None
-        or query.select_related
-    ):
-        return None
-    where_key = query.where.cache_key() if query.where else ()
+    where_key = _where_cache_key(query)
     if where_key is None:
         return None
     return (query.model, query.base_table, query.base_alias, where_key)
