@@ -22,6 +22,7 @@ from dorm.exceptions import (
 )
 from dorm.expressions import Col
 from dorm.models.fields import LOOKUP_CHANGE_HOOKS
+from dorm.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from dorm.models.query_utils import Q
 from dorm.sql.compiler import (
     SQLCompiler,
@@ -266,19 +267,38 @@ def _populate_related(objs: list[Any], rows: Any, sections: tuple[Any, ...], db:
 class QuerySet(Generic[M]):
     """A lazy database lookup for a set of objects (Django's ``QuerySet``)."""
 
+    # Defaults shared by every queryset until one sets its own (creating a queryset is on
+    # every query's path: three attributes instead of nine).
+    _result_cache: list[Any] | None = None
+    _kind = MODEL
+    _fields: tuple[str, ...] | None = None
+    _for_write = False
+    _prefetch_related_lookups: tuple[Any, ...] = ()
+    _prefetch_done = False
+    _hints: dict[str, Any] = {}  # never mutated in place: replaced whole
+    _query: Query
+
     def __init__(
         self, model: type[M] | None = None, query: Query | None = None, using: str | None = None
     ) -> None:
         self.model: type[M] = model  # type: ignore[assignment]
-        self._query = query if query is not None else Query(model)
+        if query is not None:
+            self._query = query
+        # else the Query is built on first use (``__getattr__``): ``get(pk=...)`` and a
+        # one-condition ``filter(...).count()`` of a manager never need one.
         self._db = using
-        self._result_cache: list[Any] | None = None
-        self._kind = MODEL
-        self._fields: tuple[str, ...] | None = None
-        self._for_write = False
-        self._prefetch_related_lookups: tuple[Any, ...] = ()
-        self._prefetch_done = False
-        self._hints: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for attributes not set: ``_query`` of a queryset that has not built it.
+        if name == "_query":
+            d = self.__dict__
+            query = Query(d.get("model"))
+            pending = d.pop("_pending_filter", None)
+            if pending is not None:
+                _add_plain_filter(query, *pending)
+            d["_query"] = query
+            return query
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __class_getitem__(cls, item: Any) -> Any:
         return cls
@@ -295,10 +315,12 @@ class QuerySet(Generic[M]):
 
     def _clone(self) -> QuerySet[M]:
         c = object.__new__(type(self))
-        c.__dict__ = self.__dict__.copy()  # one C-level copy (hot: every chained call)
-        c._query = self._query.clone()
-        c._result_cache = None
-        c._prefetch_done = False
+        c.__dict__ = d = self.__dict__.copy()  # one C-level copy (hot: every chained call)
+        query = d.get("_query")
+        if query is not None:  # else the clone builds its own when needed
+            d["_query"] = query.clone()
+        d["_result_cache"] = None
+        d["_prefetch_done"] = False
         return c
 
     def _chain(self) -> QuerySet[M]:
@@ -342,6 +364,16 @@ class QuerySet(Generic[M]):
     def _filter_or_exclude(
         self, negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> QuerySet[M]:
+        d = self.__dict__
+        if "_query" not in d and "_pending_filter" not in d and len(kwargs) == 1 and not args:
+            # A queryset without a Query yet (a manager's): keep a plain condition pending;
+            # count() and the Query built on first use take it from there.
+            ((key, value),) = kwargs.items()
+            entry = None if negate else _pending_filter_entry(self.model, key, value)
+            if entry is not None:
+                c = self._chain()
+                c._pending_filter = (entry, value)
+                return c
         self._not_combined("exclude" if negate else "filter")
         if (args or kwargs) and self._query.is_sliced:
             raise TypeError("Cannot filter a query once a slice has been taken.")
@@ -352,14 +384,13 @@ class QuerySet(Generic[M]):
             # Fast path for the most common call: one keyword condition.
             ((key, value),) = kwargs.items()
             query = c._query
-            node = _plain_filter(query, key, value)
-            if node is None:
+            entry = _plain_filter(query, key, value)
+            if entry is None:
                 before = (len(query.joins), len(query.where.children))
                 query.add_filter(key, value)
                 _learn_plain_filter(query, key, value, before)
-            else:  # what Query.add_filter does, with the lookup already built
-                query._filter_call += 1
-                query.where = query.where.add(node)
+            else:
+                _add_plain_filter(query, entry, value)
             return c
         q = Q(*args, **kwargs)
         if negate:
@@ -753,6 +784,10 @@ class QuerySet(Generic[M]):
     # Terminal: reading ---------------------------------------------------------------------
 
     def _count_sql(self, conn: Any) -> tuple[str, list[Any]]:
+        if "_query" not in self.__dict__:
+            pending = _pending_count(self, conn)
+            if pending is not None:
+                return pending
         return count_sql(self._query, conn)
 
     def count(self) -> int:
@@ -1205,7 +1240,7 @@ class QuerySet(Generic[M]):
         update_fields: Sequence[str] | None,
         unique_fields: Sequence[str] | None,
     ) -> Any:
-        from dorm.models.fields import DATABASE_DEFAULT, AutoField, Field
+        from dorm.models.fields import DATABASE_DEFAULT, AutoField, Field, db_prep_plan
 
         if batch_size is not None and batch_size <= 0:
             raise ValueError("Batch size must be a positive integer.")
@@ -1290,13 +1325,16 @@ class QuerySet(Generic[M]):
                 unique_fields=unique_fields,
             )
             # The hot loop (rows x fields) skips the base class' pass-through levels: Field's
-            # pre_save is a plain __dict__ read, and where neither get_db_prep_save nor
+            # pre_save is a plain __dict__ read; a value of a passthrough class needs at most the
+            # ops adapter (db_prep_plan); and where neither get_db_prep_save nor
             # get_db_prep_value is overridden (and no ops adapter applies), get_db_prep_save(v,
             # conn) is get_prep_value(v).
+            ops = conn.ops
             getters = [
                 (
                     f.attname if type(f).pre_save is Field.pre_save else None,
                     f.pre_save,
+                    *db_prep_plan(f, ops),
                     *(
                         (f.get_prep_value, True)
                         if type(f).get_db_prep_save is Field.get_db_prep_save
@@ -1313,9 +1351,11 @@ class QuerySet(Generic[M]):
                 append = params.append
                 for obj in batch:
                     d = obj.__dict__
-                    for attname, pre_save, prep, direct in getters:
+                    for attname, pre_save, passthrough, adapter, prep, direct in getters:
                         value = d.get(attname) if attname is not None else pre_save(obj, True)
-                        if value is None:
+                        if value.__class__ in passthrough:
+                            append(value if adapter is None else adapter(ops, value))
+                        elif value is None:
                             append(None)
                         else:
                             append(prep(value) if direct else prep(value, conn))
@@ -1636,25 +1676,48 @@ def _aggregate_result(query: Any, names: list[str], row: Any, plan: Any) -> dict
 
 #: Values whose ``filter(field=value)`` lookup can be rebuilt from a cached resolution.
 _PLAIN_FILTER_TYPES = frozenset({int, str, bool, float})
+#: Lookups a pending condition may use: their SQL parameter is the field's db value of the
+#: value (checked again where a statement is cached, see :func:`_pending_count`).
+_PENDING_LOOKUPS = frozenset({Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual})
 #: (model, base alias, key, value type) -> (lookup class, alias, field) or False.
 _PLAIN_FILTERS: dict[Any, Any] = {}
 LOOKUP_CHANGE_HOOKS.append(_PLAIN_FILTERS.clear)  # register_lookup() changes resolutions
 
 
 def _plain_filter(query: Query, key: str, value: Any) -> Any:
-    """The lookup ``filter(key=value)`` adds, for a local-field key seen before; else None.
+    """How ``filter(key=value)`` resolves, for a local-field key seen before; else None.
 
     ``Query.build_filter`` resolves the key (field, lookup class, transforms, joins) on every
     call; for a plain value on a local concrete field that resolution never changes, so it is
-    learnt once (from a lookup the general path built) and the lookup is rebuilt directly.
+    learnt once (from a lookup the general path built) and the lookup is rebuilt directly
+    (:func:`_add_plain_filter`).
     """
     if value.__class__ not in _PLAIN_FILTER_TYPES or type(query) is not Query or query.annotations:
         return None
-    entry = _PLAIN_FILTERS.get((query.model, query.base_alias, key, value.__class__))
-    if not entry:
-        return None
+    return _PLAIN_FILTERS.get((query.model, query.base_alias, key, value.__class__)) or None
+
+
+def _add_plain_filter(query: Query, entry: Any, value: Any) -> None:
+    """What ``Query.add_filter`` does, with the resolution of :func:`_plain_filter`."""
     lookup_class, alias, field = entry
-    return lookup_class(Col(alias, field), value)
+    query._filter_call += 1
+    query.where = query.where.add(lookup_class(Col(alias, field), value))
+
+
+def _pending_filter_entry(model: Any, key: str, value: Any) -> Any:
+    """The :func:`_plain_filter` resolution of ``filter(key=value)`` on a queryset whose Query
+    is not built yet, when the condition can wait: a comparison whose value the field takes
+    as it is (so building the lookup later raises nothing it would have raised now)."""
+    if value.__class__ not in _PLAIN_FILTER_TYPES or model is None:
+        return None
+    entry = _PLAIN_FILTERS.get((model, model._meta.db_table, key, value.__class__))
+    if (
+        not entry
+        or entry[0] not in _PENDING_LOOKUPS
+        or value.__class__ not in entry[2].prep_passthrough
+    ):
+        return None
+    return entry
 
 
 def _learn_plain_filter(query: Query, key: str, value: Any, before: tuple[int, int]) -> None:
@@ -1695,6 +1758,55 @@ def _learn_plain_filter(query: Query, key: str, value: Any, before: tuple[int, i
     _PLAIN_FILTERS[cache_key] = entry
 
 
+#: (model, pending condition, value class, ops class, vendor) -> (sql, adapter) or False.
+_PENDING_COUNTS: dict[Any, Any] = {}
+LOOKUP_CHANGE_HOOKS.append(_PENDING_COUNTS.clear)
+
+
+def _pending_count(qs: QuerySet[Any], conn: Any) -> tuple[str, list[Any]] | None:
+    """``count()`` of a queryset whose Query is not built (none, or one pending condition).
+
+    The statement is the one ``count_sql`` compiles for that shape (the first call compiles
+    it the general way and checks its parameter agrees); later calls only adapt the value.
+    """
+    pending = qs.__dict__.get("_pending_filter")
+    ops = conn.ops
+    if pending is None:
+        key: Any = (qs.model, None, None, type(ops), conn.vendor)
+    else:
+        key = (qs.model, pending[0], pending[1].__class__, type(ops), conn.vendor)
+    entry = _PENDING_COUNTS.get(key)
+    if entry is None:
+        entry = _pending_count_entry(qs, conn, pending)
+        if len(_PENDING_COUNTS) >= 1024:
+            _PENDING_COUNTS.clear()
+        _PENDING_COUNTS[key] = entry
+    if entry is False:
+        return None
+    sql, adapter = entry
+    if pending is None:
+        return sql, []
+    value = pending[1]
+    return sql, [value if adapter is None else adapter(ops, value)]
+
+
+def _pending_count_entry(qs: QuerySet[Any], conn: Any, pending: Any) -> Any:
+    from dorm.models.fields import db_prep_plan
+
+    try:
+        sql, params = count_sql(qs._clone()._query, conn)
+    except EmptyResultSet:
+        return False
+    if pending is None:
+        return False if params else (sql, None)
+    (_lookup_class, _alias, field), value = pending
+    _passthrough, adapter = db_prep_plan(field, conn.ops)
+    expected = value if adapter is None else adapter(conn.ops, value)
+    if len(params) != 1 or type(params[0]) is not type(expected) or params[0] != expected:
+        return False
+    return sql, adapter
+
+
 #: Value types ``get(pk=value)`` takes the fast path for (others go the general way).
 _PK_GET_TYPES = frozenset({int, str})
 _NO_DEFERRED: tuple[frozenset[str], bool] = (frozenset(), True)
@@ -1707,6 +1819,7 @@ def _reset_on_reconfigure() -> None:
 
     # Cached plans carry converters that depend on settings (USE_TZ), as the compiler's.
     settings.on_change(_PK_GET_CACHE.clear)
+    settings.on_change(_PENDING_COUNTS.clear)
     # A re-registered ``exact`` lookup changes the statement.
     LOOKUP_CHANGE_HOOKS.append(_PK_GET_CACHE.clear)
 
@@ -1722,12 +1835,15 @@ def _pk_get(qs: QuerySet[Any], conn: Any, kwargs: dict[str, Any]) -> Any:
     per-call Query, lookup and shape-key building. Shared by ``get`` and ``aget``.
     """
     ((key, value),) = kwargs.items()
-    q = qs._query
-    if (
-        value.__class__ not in _PK_GET_TYPES
-        or qs._kind != MODEL
-        or qs._prefetch_related_lookups
-        or type(q) is not Query
+    if value.__class__ not in _PK_GET_TYPES or qs._kind != MODEL or qs._prefetch_related_lookups:
+        return None
+    d = qs.__dict__
+    q = d.get("_query")
+    if q is None:  # no Query built yet: unfiltered unless a condition is pending
+        if "_pending_filter" in d:
+            return None
+    elif (
+        type(q) is not Query
         or q.where
         or q.low_mark
         or q.high_mark is not None
@@ -1754,8 +1870,11 @@ def _pk_get(qs: QuerySet[Any], conn: Any, kwargs: dict[str, Any]) -> Any:
         _PK_GET_CACHE[cache_key] = entry
     if entry is False:
         return None
-    sql, plan, field, builders = entry
-    param = field.get_db_prep_value(field.get_prep_value(value), conn, prepared=True)
+    sql, plan, field, builders, passthrough, adapter = entry
+    if value.__class__ not in passthrough:
+        param = field.get_db_prep_value(field.get_prep_value(value), conn, prepared=True)
+    else:
+        param = value if adapter is None else adapter(conn.ops, value)
     builder = builders.get(conn.alias)
     if builder is None:  # builders are not mutated by build(): one per alias is enough
         builder = builders[conn.alias] = _RowBuilder(MODEL, plan, model, conn.alias, None)
@@ -1764,7 +1883,7 @@ def _pk_get(qs: QuerySet[Any], conn: Any, kwargs: dict[str, Any]) -> Any:
 
 def _pk_get_entry(qs: QuerySet[Any], conn: Any, key: str, value: Any) -> Any:
     """Compile ``get(key=value)`` the general way; cache it only if it is a plain pk lookup."""
-    from dorm.models.lookups import Exact
+    from dorm.models.fields import db_prep_plan
     from dorm.sql.where import WhereNode
 
     pk = qs.model._meta.pk
@@ -1788,7 +1907,7 @@ def _pk_get_entry(qs: QuerySet[Any], conn: Any, key: str, value: Any) -> Any:
     expected = pk.get_db_prep_value(pk.get_prep_value(value), conn, prepared=True)
     if len(params) != 1 or type(params[0]) is not type(expected) or params[0] != expected:
         return False
-    return sql, builder.plan, pk, {}
+    return sql, builder.plan, pk, {}, *db_prep_plan(pk, conn.ops)
 
 
 def _describe_lookup(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

@@ -232,6 +232,25 @@ class Ledger(dorm.Model):
         unique_together = [("worker", "seq", "kind")]
 
 
+# Custom fields ------------------------------------------------------------------------------
+
+
+class ShoutField(dorm.CharField):
+    """Stored upper-cased: a subclass overriding ``get_prep_value`` of a passthrough field."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        return value.upper() if isinstance(value, str) else value
+
+
+class Shout(dorm.Model):
+    text = ShoutField(max_length=30)
+    loud = dorm.BooleanField(default=True)
+
+    class Meta:
+        app_label = APP
+
+
 #: Models whose tables the ``orm`` fixture creates (``Legacy`` is unmanaged).
 MODELS = [
     Author,
@@ -246,6 +265,7 @@ MODELS = [
     Tag,
     Counter,
     Ledger,
+    Shout,
 ]
 
 

@@ -1,10 +1,11 @@
 """The hot-path shortcuts (see dorm-bench) answer exactly as the general path does.
 
 ``get(pk=...)`` reuses the statement compiled for the shape, ``filter(field=value)`` rebuilds
-a lookup from a learnt resolution, ``count()`` keys its cache on what the COUNT depends on,
-instances are built by a generated function, single-row INSERTs come from a cache. Each test
-runs the same calls with the shortcuts switched off (``general``) and compares the results
-and the statements sent, parameters included.
+a lookup from a learnt resolution (or, on a manager's queryset, keeps it pending until a Query
+is needed), ``count()`` keys its cache on what the COUNT depends on, instances are built by a
+generated function, single-row INSERTs come from a cache, and saves skip the conversion chain
+for plain values. Each test runs the same calls with the shortcuts switched off (``general``)
+and compares the results and the statements sent, parameters included.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from orm_models import AllTypes, Article, Author, Product
+from orm_models import AllTypes, Article, Author, Product, Shout, ShoutField
 
 import dorm.models.base as model_base
+import dorm.models.fields as fields_module
 import dorm.models.manager as manager_module
 import dorm.query as query_module
 import dorm.sql.compiler as compiler_module
+from dorm import Sum
 from dorm.exceptions import FieldError
 from dorm.testing import CaptureQueries
 
@@ -46,6 +49,11 @@ def general() -> Iterator[None]:
     mp.setattr(model_base, "_INSERT_SQL", _NoCache())
     mp.setattr(model_base, "_DIRECT_INSERT", False)
     mp.setattr(manager_module, "_DIRECT_CREATE", False)
+    mp.setattr(query_module, "_pending_filter_entry", lambda model, key, value: None)
+    mp.setattr(query_module, "_pending_count", lambda qs, conn: None)
+    for module in (fields_module, model_base):
+        mp.setattr(module, "db_prep_plan", lambda field, ops: (frozenset(), None))
+    mp.setattr(model_base, "_SAVE_PLANS", _NoCache())
     try:
         yield
     finally:
@@ -110,10 +118,19 @@ async def test_get_by_primary_key(run: Any, people: list[Any]) -> None:
 async def test_single_keyword_filters(run: Any, people: list[Any]) -> None:
     for key, value in [
         ("name", "Ann"),
+        ("name", "nobody"),
         ("age", 30),
+        ("age", "30"),  # converted by the field: not kept pending
+        ("age", True),  # not the field's own type: not kept pending
         ("age__gt", 35),
+        ("age__gte", 41),
+        ("age__lt", 35),
+        ("age__lte", 30),
         ("active", True),
+        ("active", False),
         ("rating", 2.0),
+        ("email", "x@example.com"),
+        ("bio", ""),
         ("name__icontains", "b"),
         ("pk", people[1].pk),
         ("id__in", [people[0].pk]),  # not a plain value: general path
@@ -251,3 +268,83 @@ async def test_create_and_forced_insert_as_the_plan(run: Any) -> None:
     )
     assert isinstance(fast, tuple) and fast == slow
     assert [sql for sql, _ in fast_sql] == [sql for sql, _ in slow_sql]
+
+
+async def test_pending_condition_is_a_whole_queryset(run: Any, people: list[Any]) -> None:
+    """A manager's ``filter(field=value)`` builds no Query until one is needed; whatever is
+    done with it next answers as a queryset built the general way."""
+    ann = people[0]
+    pending = Author.objects.filter(age=30)
+    assert "_query" not in pending.__dict__
+    assert await run(pending.count) == 2
+    assert await run(Author.objects.filter(age__gt=35).count) == 1
+    assert "_query" not in pending.__dict__  # count() of the shape needed none
+    follow_ups = [
+        lambda qs: run.list(qs.order_by("name")),
+        lambda qs: run.list(qs.filter(active=True).order_by("pk")),
+        lambda qs: run.list(qs.exclude(name="Ann")),
+        lambda qs: run.list(qs.order_by("-name")[:1]),
+        lambda qs: run.list(qs.values_list("name", flat=True).order_by("name")),
+        lambda qs: run(qs.exists),
+        lambda qs: run(qs.get, name="Cy"),
+        lambda qs: run(qs.get, pk=ann.pk),
+        lambda qs: run(qs.aggregate, total=Sum("age")),
+        lambda qs: run.list(Author.objects.filter(pk__in=qs.values("pk")).order_by("pk")),
+        lambda qs: run.list((qs | Author.objects.filter(name="Bob")).order_by("pk")),
+        lambda qs: run(qs.all().count),
+        lambda qs: run.list(qs.all().order_by("pk")),
+    ]
+    for follow_up in follow_ups:
+        (fast, fast_sql), (slow, slow_sql) = await both(
+            lambda follow_up=follow_up: follow_up(Author.objects.filter(age=30))
+        )
+        assert state(fast) == state(slow)
+        assert fast_sql == slow_sql
+    assert str(Author.objects.filter(age=30).query).endswith('"age" = 30')
+    assert repr(Author.objects.filter(age=30).order_by("pk")) == repr(
+        Author.objects.all().filter(age=30).order_by("pk")
+    )
+    # A value the field rejects fails in filter() as before, learnt resolution or not.
+    for _ in range(2):
+        with pytest.raises(TypeError, match="expected a number"):
+            Author.objects.filter(age="thirty")
+    assert await run(Author.objects.filter(age=30).update, age=31) == 2
+    assert await run(Author.objects.filter(age=31).count) == 2
+    assert (await run(Author.objects.filter(name="Bob").delete))[0] == 1
+    assert await run(Author.objects.count) == 2
+
+
+def test_passthrough_is_reset_by_an_overriding_subclass() -> None:
+    assert fields_module.CharField.prep_passthrough == frozenset({str})
+    assert fields_module.EmailField.prep_passthrough == frozenset({str})  # inherits: no override
+    assert fields_module.BooleanField.prep_passthrough == frozenset({bool})
+    assert ShoutField.prep_passthrough == frozenset()  # overrides get_prep_value
+    assert fields_module.JSONField.prep_passthrough == frozenset()
+
+
+async def test_saves_of_plain_values_as_the_conversion_chain(run: Any) -> None:
+    """create() and bulk_create() send what get_db_prep_save gives (an override included)."""
+
+    async def create() -> Any:
+        obj = await run(Shout.objects.create, text="hey", loud=False)
+        return (await run(Shout.objects.get, pk=obj.pk)).text, obj.loud
+
+    async def bulk() -> Any:
+        await run(Shout.objects.bulk_create, [Shout(text="a"), Shout(text="b", loud=False)])
+        return [(o.text, o.loud) for o in await run.list(Shout.objects.order_by("-pk")[:2])]
+
+    async def author() -> Any:
+        obj = await run(Author.objects.create, name="Dee", age=5, rating=1.5, active=False)
+        got = await run(Author.objects.get, pk=obj.pk)
+        return {k: v for k, v in state(got)[1].items() if k != "id"}
+
+    for call in (create, bulk, author):
+        for _ in range(2):
+            (fast, fast_sql), (slow, slow_sql) = await both(call)
+            assert fast == slow
+            inserts = [
+                [q for q in log if q[0].startswith("INSERT")] for log in (fast_sql, slow_sql)
+            ]
+            assert inserts[0] == inserts[1] and inserts[0]
+    stored = await run.list(Shout.objects.filter(text="HEY").values_list("loud", flat=True))
+    assert stored == [False] * 4  # both paths upper-cased the text

@@ -336,3 +336,15 @@ async def test_wrong_value_type_names_the_field(run: Any) -> None:
     with pytest.raises((TypeError, ValidationError), match="'data'"):
         await run(AllTypes.objects.create, data={"x": object()})
     assert await run(AllTypes.objects.count) == 0
+
+
+async def test_a_project_field_subclass_is_stored_as_the_field_it_extends(run: Any) -> None:
+    from orm_models import Shout, ShoutField
+
+    field = ShoutField(max_length=30)
+    assert field.get_internal_type() == "CharField"
+    assert field.db_type(connections["default"]) == dorm.CharField(max_length=30).db_type(
+        connections["default"]
+    )
+    obj = await run(Shout.objects.create, text="quiet")
+    assert (await run(Shout.objects.get, pk=obj.pk)).text == "QUIET"

@@ -19,7 +19,7 @@ from dorm.exceptions import (
     ObjectDoesNotExist,
     ValidationError,
 )
-from dorm.models.fields import DATABASE_DEFAULT, AutoField, BigAutoField, Field
+from dorm.models.fields import DATABASE_DEFAULT, AutoField, BigAutoField, Field, db_prep_plan
 from dorm.models.options import Options
 
 if TYPE_CHECKING:
@@ -219,11 +219,38 @@ _SCALARS = frozenset({str, int, bool, float, type(None)})
 _DIRECT_INSERT = True
 
 
+#: (model, operations class) -> per concrete field: (field, attname when ``pre_save`` is the
+#: plain ``__dict__`` read else None, auto pk?, passthrough classes, unbound ops adapter).
+_SAVE_PLANS: dict[Any, tuple[tuple[Any, ...], ...]] = {}
+
+
+def _save_plan(model: type[Model], ops: Any) -> tuple[tuple[Any, ...], ...]:
+    """How each concrete field's value becomes an INSERT parameter on ``ops``' connection."""
+    key = (model, type(ops))
+    plan = _SAVE_PLANS.get(key)
+    if plan is None:
+        meta = model._meta
+        plan = tuple(
+            (
+                f,
+                f.attname if type(f).pre_save is Field.pre_save else None,
+                f is meta.pk and isinstance(f, AutoField),
+                *db_prep_plan(f, ops),
+            )
+            for f in meta.concrete_fields
+        )
+        if len(_SAVE_PLANS) >= 1024:
+            _SAVE_PLANS.clear()
+        _SAVE_PLANS[key] = plan
+    return plan
+
+
 def _reset_on_reconfigure() -> None:
     from dorm.conf import settings
 
     # The cached converters of returned columns depend on settings (USE_TZ).
     settings.on_change(_INSERT_SQL.clear)
+    settings.on_change(_SAVE_PLANS.clear)
 
 
 _reset_on_reconfigure()
@@ -604,28 +631,30 @@ class Model(metaclass=ModelBase):
         """``(sql, params, returning fields, returning?, their converters)`` of the INSERT."""
         from dorm.sql.compiler import SQLInsertCompiler
 
-        meta = self._meta
-        pk_field = meta.pk
+        pk_field = self._meta.pk
+        d = self.__dict__
         fields, params, returning = [], [], []
-        for field in meta.concrete_fields:
-            if (
-                field is pk_field
-                and isinstance(field, AutoField)
-                and self.__dict__.get(field.attname) is None
-            ):
+        ops = conn.ops
+        for field, attname, auto_pk, passthrough, adapter in _save_plan(type(self), ops):
+            if auto_pk and d.get(field.attname) is None:
                 returning.append(field)
                 continue
-            value = field.pre_save(self, True)
-            if value is DATABASE_DEFAULT:
+            value = d.get(attname) if attname is not None else field.pre_save(self, True)
+            if value.__class__ in passthrough:
+                params.append(value if adapter is None else adapter(ops, value))
+            elif value is None:
+                params.append(None)
+            elif value is DATABASE_DEFAULT:
                 returning.append(field)
                 continue
             # (builtin scalars cannot be expressions: skip the failing attribute lookup)
-            if value.__class__ not in _SCALARS and hasattr(value, "resolve_expression"):
+            elif value.__class__ not in _SCALARS and hasattr(value, "resolve_expression"):
                 raise NotSupportedError(
                     "Expressions in insert values are not supported; save() first."
                 )
+            else:
+                params.append(field.get_db_prep_save(value, conn))
             fields.append(field)
-            params.append(field.get_db_prep_save(value, conn) if value is not None else None)
         can_return = conn.features.can_return_columns_from_insert
         if can_return and returning == [pk_field] and getattr(conn, "pk_from_lastrowid", False):
             can_return = False  # the driver's lastrowid is the pk: no RETURNING row to fetch

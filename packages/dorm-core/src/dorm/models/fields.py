@@ -192,6 +192,11 @@ class Field(Generic[T]):
         return [*self.default_validators, *self._validators]
 
     def get_internal_type(self) -> str:
+        """The built-in field this one is stored as: its own class name for dorm's fields, the
+        nearest dorm field it extends for a project's subclass (as Django's fields)."""
+        for klass in type(self).__mro__:
+            if klass.__module__.startswith(("dorm.", "dorm_")):
+                return klass.__name__
         return type(self).__name__
 
     def __repr__(self) -> str:
@@ -332,6 +337,17 @@ class Field(Generic[T]):
     prep_with_to_python: ClassVar[bool] = False
     #: The ``connection.ops`` method adapting a prepared value for the driver, if any.
     db_adapter: ClassVar[str | None] = None
+    #: Exact value classes ``get_prep_value`` returns unchanged and never rejects: saves and
+    #: filters skip the call for them (see :func:`db_prep_plan`). A subclass overriding a
+    #: conversion method starts again from none unless it declares its own.
+    prep_passthrough: ClassVar[frozenset[type]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "prep_passthrough" not in cls.__dict__ and any(
+            name in cls.__dict__ for name in _PREP_METHODS
+        ):
+            cls.prep_passthrough = frozenset()
 
     def get_prep_value(self, value: Any) -> Any:
         """Python value -> a value any backend accepts (before backend-specific adaptation)."""
@@ -446,6 +462,26 @@ class Field(Generic[T]):
         return flat
 
 
+#: The conversion methods whose override resets ``prep_passthrough``.
+_PREP_METHODS = (
+    "get_prep_value",
+    "to_python",
+    "prep_with_to_python",
+    "get_db_prep_value",
+    "get_db_prep_save",
+)
+
+
+def db_prep_plan(field: Field[Any], ops: Any) -> tuple[frozenset[type], Any]:
+    """``(classes, adapter)``: for a value whose class is in ``classes``,
+    ``field.get_db_prep_value(value, connection)`` is ``adapter(ops, value)`` (``value`` itself
+    when ``adapter`` is None), ``ops`` being that connection's operations. Hot loops use it to
+    skip the method chain for plain values; the adapter is unbound so that plans can be
+    cached per operations class, not per connection."""
+    adapter = field.db_adapter
+    return field.prep_passthrough, None if adapter is None else getattr(type(ops), adapter)
+
+
 class _FieldDescriptor:
     """Runtime class attribute of a field: a non-data descriptor over the field object.
 
@@ -471,6 +507,7 @@ class _FieldDescriptor:
 
 
 class IntegerField(Field[int]):
+    prep_passthrough = frozenset({int})
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r value must be an integer."}
     integer_range: ClassVar[tuple[int, int]] = (-2147483648, 2147483647)
@@ -553,6 +590,7 @@ class SmallAutoField(AutoField):
 
 
 class FloatField(Field[float]):
+    prep_passthrough = frozenset({float})
     empty_strings_allowed = False
     default_error_messages = {"invalid": "%(value)r value must be a float."}
 
@@ -640,6 +678,7 @@ class DecimalField(Field[decimal.Decimal]):
 
 
 class BooleanField(Field[bool]):
+    prep_passthrough = frozenset({bool})
     prep_with_to_python = True
     db_adapter = "adapt_booleanfield_value"
     empty_strings_allowed = False
@@ -672,6 +711,8 @@ class BooleanField(Field[bool]):
 
 
 class CharField(Field[str]):
+    prep_passthrough = frozenset({str})
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.max_length is not None and (
@@ -703,6 +744,8 @@ class CharField(Field[str]):
 
 
 class TextField(Field[str]):
+    prep_passthrough = frozenset({str})
+
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str) or value is None:
             return value

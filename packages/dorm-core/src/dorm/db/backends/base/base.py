@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from dorm import exceptions
 from dorm.db import hooks
@@ -48,6 +48,13 @@ def translate_error(exc: BaseException) -> exceptions.Error | None:
         if name in names:
             return getattr(exceptions, name)(*exc.args)
     return None
+
+
+def _raise_translated(exc: BaseException, error: exceptions.Error | None) -> NoReturn:
+    """Raise ``error`` (the dorm exception for driver error ``exc``) from it, else ``exc``."""
+    if error is None:
+        raise exc
+    raise error.with_traceback(exc.__traceback__) from exc
 
 
 class ErrorTranslator:
@@ -215,13 +222,24 @@ class BaseDatabaseWrapper(_ConnectionInfo):
     def _execute_inner(self, sql: str, params: Params, many: bool, context: Any) -> Any:
         if self.tx.needs_rollback:
             self.tx.check_usable()
+        # try/except, not ``with self.errors``: free when nothing fails, on every statement.
         try:
-            with self.errors:
-                return self._raw_execute(sql, params, many)
-        except exceptions.Error as exc:
-            if self.is_disconnect(exc) and not self.tx.in_atomic_block:
-                self.close()
-            raise
+            return self._raw_execute(sql, params, many)
+        except Exception as exc:
+            self._statement_failed(exc)
+
+    def _statement_failed(self, exc: Exception) -> NoReturn:
+        """Raise ``exc`` as its dorm exception; a dead connection outside a transaction is
+        closed first, so the next statement opens a new one."""
+        error = self.translate_error(exc)
+        failure = exc if error is None else error
+        if (
+            isinstance(failure, exceptions.Error)
+            and self.is_disconnect(failure)
+            and not self.tx.in_atomic_block
+        ):
+            self.close()
+        _raise_translated(exc, error)
 
     def _execute(self, sql: str, params: Params = None, many: bool = False) -> Any:
         if not self._local_wrappers and not hooks.has_sync():
@@ -254,13 +272,17 @@ class BaseDatabaseWrapper(_ConnectionInfo):
 
     def fetchone(self, sql: str, params: Params = None) -> tuple[Any, ...] | None:
         cursor = self._execute(sql, params)
-        with self.errors:
+        try:
             return cursor.fetchone()  # type: ignore[no-any-return]
+        except Exception as exc:
+            _raise_translated(exc, self.translate_error(exc))
 
     def fetchall(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         cursor = self._execute(sql, params)
-        with self.errors:
+        try:
             return cursor.fetchall()  # type: ignore[no-any-return]
+        except Exception as exc:
+            _raise_translated(exc, self.translate_error(exc))
 
     def iterate(
         self, sql: str, params: Params = None, chunk_size: int = 2000
@@ -279,10 +301,12 @@ class BaseDatabaseWrapper(_ConnectionInfo):
     ) -> tuple[Any, ...] | int | None:
         """Run an INSERT; returns the RETURNING row when asked, else ``lastrowid``."""
         cursor = self._execute(sql, params)
-        with self.errors:
-            if returning:
-                return cursor.fetchone()  # type: ignore[no-any-return]
+        if not returning:
             return cursor.lastrowid  # type: ignore[no-any-return]
+        try:
+            return cursor.fetchone()  # type: ignore[no-any-return]
+        except Exception as exc:
+            _raise_translated(exc, self.translate_error(exc))
 
     def execute_rowcount(self, sql: str, params: Params = None) -> int:
         return int(self._execute(sql, params).rowcount)
@@ -558,16 +582,19 @@ class BaseAsyncDatabaseWrapper(_ConnectionInfo):
                 binding.tx.check_usable()
             if binding.raw is None:
                 binding.raw = await self.pool.acquire()
-            with self.errors:
+            try:
                 return await self._raw_run(binding.raw, sql, params, many, mode)
+            except Exception as exc:
+                _raise_translated(exc, self.translate_error(exc))
         raw = await self.pool.acquire()
         discard = False
         try:
-            with self.errors:
-                return await self._raw_run(raw, sql, params, many, mode)
-        except exceptions.Error as exc:
-            discard = self.is_disconnect(exc)
-            raise
+            return await self._raw_run(raw, sql, params, many, mode)
+        except Exception as exc:
+            error = self.translate_error(exc)
+            failure = exc if error is None else error
+            discard = isinstance(failure, exceptions.Error) and self.is_disconnect(failure)
+            _raise_translated(exc, error)
         finally:
             self.pool.release(raw, discard=discard)
 
