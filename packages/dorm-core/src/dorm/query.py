@@ -1868,8 +1868,11 @@ def _pk_get(qs: QuerySet[Any], conn: Any, kwargs: dict[str, Any]) -> Any:
         if len(_PK_GET_CACHE) >= 1024:
             _PK_GET_CACHE.clear()
         _PK_GET_CACHE[cache_key] = entry
-    if entry is False:
-        return None
+    return _pk_get_statement(entry, model, conn, value) if entry else None
+
+
+def _pk_get_statement(entry: Any, model: Any, conn: Any, value: Any) -> Any:
+    """``(sql, params, builder)`` of a cached ``get(pk=value)`` entry."""
     sql, plan, field, builders, passthrough, adapter = entry
     if value.__class__ not in passthrough:
         param = field.get_db_prep_value(field.get_prep_value(value), conn, prepared=True)
@@ -1879,6 +1882,46 @@ def _pk_get(qs: QuerySet[Any], conn: Any, kwargs: dict[str, Any]) -> Any:
     if builder is None:  # builders are not mutated by build(): one per alias is enough
         builder = builders[conn.alias] = _RowBuilder(MODEL, plan, model, conn.alias, None)
     return sql, [param], builder
+
+
+def _manager_pk_get(model: Any, using: str | None, kwargs: dict[str, Any], aio: bool) -> Any:
+    """``(conn, sql, params, builder)`` for ``Model.objects.get(pk=value)`` of a plain manager
+    once the shape is cached (the queryset path caches it), else None: no queryset built."""
+    ((key, value),) = kwargs.items()
+    if value.__class__ not in _PK_GET_TYPES:
+        return None
+    conn = _connections()[aio][using or _router().db_for_read(model)]
+    entry = _PK_GET_CACHE.get((model, key, value.__class__, type(conn.ops), conn.vendor))
+    if not entry:
+        return None
+    return conn, *_pk_get_statement(entry, model, conn, value)
+
+
+def manager_get(model: Any, using: str | None, kwargs: dict[str, Any]) -> Any:
+    """The object of ``Model.objects.get(pk=value)`` through the cached statement, or
+    ``_NOT_TAKEN`` (the manager then runs the queryset's ``get``)."""
+    fast = _manager_pk_get(model, using, kwargs, False)
+    if fast is None:
+        return _NOT_TAKEN
+    conn, sql, params, builder = fast
+    return _single(model, builder.build(conn.fetchall(sql, params)), kwargs)
+
+
+async def amanager_get(model: Any, using: str | None, kwargs: dict[str, Any]) -> Any:
+    fast = _manager_pk_get(model, using, kwargs, True)
+    if fast is None:
+        return _NOT_TAKEN
+    conn, sql, params, builder = fast
+    return _single(model, builder.build(await conn.fetchall(sql, params)), kwargs)
+
+
+_NOT_TAKEN = object()
+
+
+def _single(model: Any, results: list[Any], kwargs: dict[str, Any]) -> Any:
+    if len(results) == 1:
+        return results[0]
+    return QuerySet(model)._get_result(results, (), kwargs)  # raises, with get()'s message
 
 
 def _pk_get_entry(qs: QuerySet[Any], conn: Any, key: str, value: Any) -> Any:

@@ -23,7 +23,7 @@ import dorm.models.fields as fields_module
 import dorm.models.manager as manager_module
 import dorm.query as query_module
 import dorm.sql.compiler as compiler_module
-from dorm import Sum
+from dorm import QuerySet, Sum
 from dorm.exceptions import FieldError
 from dorm.testing import CaptureQueries
 
@@ -54,6 +54,12 @@ def general() -> Iterator[None]:
     for module in (fields_module, model_base):
         mp.setattr(module, "db_prep_plan", lambda field, ops: (frozenset(), None))
     mp.setattr(model_base, "_SAVE_PLANS", _NoCache())
+
+    async def not_taken(*args: Any) -> Any:
+        return query_module._NOT_TAKEN
+
+    mp.setattr(manager_module, "manager_get", lambda *args: query_module._NOT_TAKEN)
+    mp.setattr(manager_module, "amanager_get", not_taken)
     try:
         yield
     finally:
@@ -112,6 +118,13 @@ async def test_get_by_primary_key(run: Any, people: list[Any]) -> None:
             assert fast_sql == slow_sql
     found = await run(Author.objects.get, pk=ann.pk)
     assert found._state.db == "default" and not found._state.adding
+    # A manager changing get_queryset() is not bypassed by the manager-level shortcut.
+    from orm_models import Tag
+
+    hidden = await run(Tag.objects.create, name="h", hidden=True)
+    await run(QuerySet(model=Tag).get, pk=hidden.pk)  # caches the shape for Tag
+    with pytest.raises(Tag.DoesNotExist):
+        await run(Tag.visible_only.get, pk=hidden.pk)
     assert found.active is True and found.rating == 4.5
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from dorm.query import QuerySet
+from dorm.query import _NOT_TAKEN, QuerySet, amanager_get, manager_get
 
 if TYPE_CHECKING:
     from dorm.models.base import Model
@@ -43,6 +43,10 @@ class BaseManager(Generic[M]):
     def get_queryset(self) -> QuerySet[M]:
         """The base QuerySet; override to change what the manager returns."""
         return self._queryset_class(model=self.model, using=self._db)
+
+    def _plain_get(self) -> bool:
+        # Neither the queryset nor the manager changes what get() sees.
+        return self._queryset_class is QuerySet and type(self).get_queryset is _base_get_queryset
 
     def all(self) -> QuerySet[M]:
         return self.get_queryset()
@@ -101,6 +105,8 @@ _CHAINABLE = frozenset(
 def _proxy(name: str, method: Any) -> Any:
     if name == "create":
         return _create_proxy(method)
+    if name in ("get", "aget"):
+        return _get_proxy(name, method)
     chainable = name in _CHAINABLE
 
     def manager_method(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -147,6 +153,33 @@ def _create_proxy(method: Any) -> Any:
     create.__name__ = "create"
     create.__doc__ = method.__doc__
     return create
+
+
+def _get_proxy(name: str, method: Any) -> Any:
+    """``get``/``aget``: ``Model.objects.get(pk=value)`` of a plain manager runs the statement
+    cached for that shape without building a queryset (``QuerySet.get`` caches it)."""
+    if name == "get":
+
+        def get(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not args and len(kwargs) == 1 and self._plain_get():
+                found = manager_get(self.model, self._db, kwargs)
+                if found is not _NOT_TAKEN:
+                    return found
+            return self.get_queryset().get(*args, **kwargs)
+
+        proxy = get
+    else:
+
+        async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not args and len(kwargs) == 1 and self._plain_get():
+                found = await amanager_get(self.model, self._db, kwargs)
+                if found is not _NOT_TAKEN:
+                    return found
+            return await self.get_queryset().aget(*args, **kwargs)
+
+        proxy = aget
+    proxy.__doc__ = method.__doc__
+    return proxy
 
 
 class ManagerDescriptor:
