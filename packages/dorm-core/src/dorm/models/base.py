@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dorm import signals
 from dorm.apps import apps
-from dorm.db import connections
+from dorm.db import async_connections, connections
 from dorm.db.plan import run_async, run_sync
 from dorm.exceptions import (
     DatabaseError,
@@ -215,7 +215,8 @@ def _flatten_meta(meta: Any) -> dict[str, Any]:
 #: Single-row INSERT statements of ``Model._insert_plan`` by (model, ops, vendor, columns).
 _INSERT_SQL: dict[Any, tuple[str, tuple[tuple[Any, ...], ...]]] = {}
 _SCALARS = frozenset({str, int, bool, float, type(None)})
-#: ``save(force_insert=True)`` of a new instance skips the plan runner (``Model._save_new``).
+#: ``save(force_insert=True)``/``asave(...)`` of a new instance skip the plan runner
+#: (``Model._save_new``/``_asave_new``).
 _DIRECT_INSERT = True
 
 
@@ -442,6 +443,15 @@ class Model(metaclass=ModelBase):
     ) -> None:
         """Async :meth:`save`."""
         alias = self._resolve_save_alias(using)
+        if (
+            force_insert
+            and _DIRECT_INSERT
+            and self._state.adding
+            and not force_update
+            and update_fields is None
+        ):
+            await self._asave_new(alias)
+            return
         await run_async(
             alias,
             lambda conn: self._save_plan(conn, alias, force_insert, force_update, update_fields),
@@ -549,25 +559,46 @@ class Model(metaclass=ModelBase):
 
         The same steps in the same order (related fields, ``pre_save``, the pk default, the
         INSERT of ``_insert_statement``, ``_state``, ``post_save``), without the generator
-        protocol of the plan runner; the async path and every other save take the plan.
+        protocol of the plan runner; every other save takes the plan.
         """
         conn = connections[alias]
-        cls = type(self)
+        statement = self._new_insert(conn, alias)
+        result = conn.execute_insert(statement[0], statement[1], statement[3])
+        self._new_inserted(statement, result, alias)
+
+    async def _asave_new(self, alias: str) -> None:
+        """Async :meth:`_save_new`."""
+        conn = async_connections[alias]
+        statement = self._new_insert(conn, alias)
+        result = await conn.execute_insert(statement[0], statement[1], statement[3])
+        self._new_inserted(statement, result, alias)
+
+    def _new_insert(self, conn: Any, alias: str) -> tuple[Any, ...]:
+        """What :meth:`_save_new` does before its INSERT; returns the statement."""
         self._prepare_related_fields_for_save()
         if signals.pre_save.has_listeners:
             signals.pre_save.send(
-                sender=cls, instance=self, raw=False, using=alias, update_fields=None
+                sender=type(self), instance=self, raw=False, using=alias, update_fields=None
             )
         pk_field = self._meta.pk
         if self.__dict__.get(pk_field.attname) is None and pk_field.has_default():
             self.__dict__[pk_field.attname] = pk_field.get_default()
-        statement = self._insert_statement(conn)
-        self._insert_done(statement, conn.execute_insert(statement[0], statement[1], statement[3]))
-        self._state.db = alias
-        self._state.adding = False
+        return self._insert_statement(conn)
+
+    def _new_inserted(self, statement: tuple[Any, ...], result: Any, alias: str) -> None:
+        """What :meth:`_save_new` does after its INSERT."""
+        self._insert_done(statement, result)
+        state = self._state
+        state.db = alias
+        state.adding = False
         if signals.post_save.has_listeners:
             signals.post_save.send(
-                sender=cls, instance=self, created=True, raw=False, using=alias, update_fields=None
+                sender=type(self),
+                instance=self,
+                created=True,
+                raw=False,
+                using=alias,
+                update_fields=None,
             )
 
     def _prepare_related_fields_for_save(self) -> None:
@@ -629,8 +660,6 @@ class Model(metaclass=ModelBase):
 
     def _insert_statement(self, conn: Any) -> tuple[Any, ...]:
         """``(sql, params, returning fields, returning?, their converters)`` of the INSERT."""
-        from dorm.sql.compiler import SQLInsertCompiler
-
         pk_field = self._meta.pk
         d = self.__dict__
         fields, params, returning = [], [], []
@@ -662,6 +691,8 @@ class Model(metaclass=ModelBase):
         key = (type(self), type(conn.ops), conn.vendor, tuple(fields), tuple(returning), can_return)
         entry = _INSERT_SQL.get(key)
         if entry is None:
+            from dorm.sql.compiler import SQLInsertCompiler
+
             compiler = SQLInsertCompiler(
                 type(self), fields, conn, returning=returning if can_return else ()
             )

@@ -103,8 +103,8 @@ _CHAINABLE = frozenset(
 
 
 def _proxy(name: str, method: Any) -> Any:
-    if name == "create":
-        return _create_proxy(method)
+    if name in ("create", "acreate"):
+        return _create_proxy(name, method)
     if name in ("get", "aget"):
         return _get_proxy(name, method)
     chainable = name in _CHAINABLE
@@ -126,33 +126,56 @@ def _proxy(name: str, method: Any) -> Any:
 
 _base_get_queryset = BaseManager.get_queryset
 _base_create = QuerySet.create
-#: ``Model.objects.create()`` skips building a QuerySet when it would only pick the alias.
+_base_acreate = QuerySet.acreate
+#: ``Model.objects.create()``/``acreate()`` skip building a QuerySet when it would only pick
+#: the alias.
 _DIRECT_CREATE = True
 
 
-def _create_proxy(method: Any) -> Any:
-    def create(self: Any, **kwargs: Any) -> Any:
-        if (
+def _create_proxy(name: str, method: Any) -> Any:
+    base = _base_create if name == "create" else _base_acreate
+
+    def direct(self: Any, kwargs: dict[str, Any]) -> Any:
+        """What QuerySet.(a)create does on the fresh queryset: ``(instance, alias)``, or None
+        when the manager or its queryset changes that (no hints: the router alone)."""
+        if not (
             _DIRECT_CREATE
-            and self._queryset_class.create is _base_create
+            and getattr(self._queryset_class, name) is base
             and type(self).get_queryset is _base_get_queryset
         ):
-            # What QuerySet.create does on the fresh queryset (no hints: the router alone).
-            model = self.model
-            obj = model(**kwargs)
-            if self._db:
-                alias = self._db
-            else:
-                from dorm.db import router
+            return None
+        model = self.model
+        obj = model(**kwargs)
+        if self._db:
+            return obj, self._db
+        from dorm.db import router
 
-                alias = router.db_for_write(model)
+        return obj, router.db_for_write(model)
+
+    if name == "create":
+
+        def create(self: Any, **kwargs: Any) -> Any:
+            made = direct(self, kwargs)
+            if made is None:
+                return self.get_queryset().create(**kwargs)
+            obj, alias = made
             obj.save(force_insert=True, using=alias)
             return obj
-        return self.get_queryset().create(**kwargs)
 
-    create.__name__ = "create"
-    create.__doc__ = method.__doc__
-    return create
+        proxy = create
+    else:
+
+        async def acreate(self: Any, **kwargs: Any) -> Any:
+            made = direct(self, kwargs)
+            if made is None:
+                return await self.get_queryset().acreate(**kwargs)
+            obj, alias = made
+            await obj.asave(force_insert=True, using=alias)
+            return obj
+
+        proxy = acreate
+    proxy.__doc__ = method.__doc__
+    return proxy
 
 
 def _get_proxy(name: str, method: Any) -> Any:
