@@ -91,7 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="print (or write to PATH) a Markdown table for the docs instead of the text table",
     )
     p.add_argument("--plot", metavar="PATH.png", help="grouped bar chart, log scale (matplotlib)")
-    p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up pass")
+    p.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="skip the untimed warm-up pass (and with it the repeats of short scenarios)",
+    )
+    p.add_argument(
+        "--min-run-ms",
+        type=float,
+        default=50.0,
+        help="a run of a short scenario repeats its work, the same number of times for every "
+        "ORM, until it lasts this long for the fastest in the warm-up (default 50; 0: never)",
+    )
     p.add_argument(
         "--workdir", help="directory for the SQLite files (default: a temporary directory)"
     )
@@ -101,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.runs < 1 or args.ops < 1 or args.copy_rows < 1:
         parser.error("--runs, --ops and --copy-rows must be positive")
+    if args.min_run_ms < 0:
+        parser.error("--min-run-ms must not be negative")
     unknown = [o for o in args.orms if o not in ORMS]
     if unknown:
         parser.error(f"unknown ORM(s) {', '.join(unknown)}; choose from {', '.join(ORMS)}")
@@ -127,8 +140,10 @@ def run(args: argparse.Namespace) -> Report:
         runs=args.runs,
         copy_rows=args.copy_rows,
         warmup=not args.no_warmup,
+        min_run_s=args.min_run_ms / 1000,
     )
     results: list[OrmResult] = []
+    repeats: dict[str, int] = {}
     sessions: list[Session] = []
     shared: PostgresTarget | None = None
     database = ""
@@ -169,7 +184,7 @@ def run(args: argparse.Namespace) -> Report:
                 database = database or target.describe()
                 progress(f"[{orm}] {result.label}: ready")
                 sessions.append(session)
-            run_sessions(sessions, plan)
+            repeats = run_sessions(sessions, plan)
             for session in sessions:
                 try:
                     session.result.settings = session.settings()
@@ -190,6 +205,7 @@ def run(args: argparse.Namespace) -> Report:
         "async": args.is_async,
         "ops": args.ops,
         "runs": args.runs,
+        "repeats": repeats,
         "copy_rows": args.copy_rows if args.backend == "postgresql" else None,
         "scenarios": list(args.scenarios),
         "machine": machine(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import math
 import random
 import sqlite3
 import statistics
@@ -278,6 +279,11 @@ class Plan:
     copy_rows: int
     warmup: bool = True
     seed: int = 1234
+    #: A run lasts at least this long for the raw driver: shorter scenarios repeat their
+    #: work (the same number of times for every ORM), so that one scheduler hiccup on a
+    #: shared machine cannot decide a ratio. 0 turns the repeats off.
+    min_run_s: float = 0.05
+    max_repeats: int = 100
 
 
 class Session:
@@ -374,13 +380,21 @@ async def _timed_async(fn: Callable[[Work], Any], work: Work) -> float:
     return elapsed / 1000 / work.ops
 
 
-def run_sessions(sessions: list[Session], plan: Plan) -> None:
-    """Time every scenario on every session, interleaved.
+#: Scenarios whose work changes the table: each repeat starts from a freshly reset one.
+WRITE_SCENARIOS = frozenset({"insert_one", "bulk_insert", "copy", "copy_bulk_create"})
 
-    For each scenario, each run times every ORM once (the order rotating from run to run),
-    so the raw driver and the ORMs are measured side by side and a slow spell of a shared
-    machine hits them alike: the ratios stay meaningful. A failure fails that cell only.
+
+def run_sessions(sessions: list[Session], plan: Plan) -> dict[str, int]:
+    """Time every scenario on every session, interleaved; returns the repeats per run.
+
+    A run of a short scenario repeats its work (see :attr:`Plan.min_run_s`, calibrated on
+    the warm-up of the fastest session), and the repeats are interleaved: each round times
+    every session once, the order rotating from round to round. The raw driver and the ORMs
+    are thus measured side by side, a few milliseconds apart, and a slow spell of a shared
+    machine (its speed can drift by half within a second) hits them alike: the ratios stay
+    meaningful. A failure fails that cell only.
     """
+    repeats: dict[str, int] = {}
     for scenario in plan.scenarios:
         active = []
         for s in sessions:
@@ -391,27 +405,66 @@ def run_sessions(sessions: list[Session], plan: Plan) -> None:
                 progress(f"[{s.result.name}] {scenario}: {cell.status}")
             else:
                 active.append(s)
+        fastest: float | None = None
         if plan.warmup:
             for s in list(active):
                 try:
-                    s.time(scenario, build_work(s.target, scenario, min(plan.ops, 100), 100, 0))
+                    warm = build_work(s.target, scenario, min(plan.ops, 100), 100, 0)
+                    us = s.time(scenario, warm)
                 except Exception as exc:
                     _fail(s, scenario, exc)
                     active.remove(s)
+                    continue
+                fastest = us if fastest is None else min(fastest, us)
+        count = repeats[scenario] = _repeats(plan, scenario, fastest)
         for i in range(plan.runs):
-            shift = i % len(active) if active else 0
-            for s in active[shift:] + active[:shift]:
+            _timed_run(active, scenario, plan, i, count)
+            for s in active:
                 cell = s.result.cells[scenario]
-                if cell.status != "ok":
-                    continue
-                work = build_work(s.target, scenario, plan.ops, plan.copy_rows, plan.seed + i)
-                try:
-                    us = s.time(scenario, work)
-                except Exception as exc:
-                    _fail(s, scenario, exc)
-                    continue
-                cell.runs_us.append(us)
-                progress(f"[{s.result.name}] {scenario} run {i + 1}/{plan.runs}: {us:,.2f} µs/op")
+                if cell.status == "ok":
+                    us = cell.runs_us[-1]
+                    progress(
+                        f"[{s.result.name}] {scenario} run {i + 1}/{plan.runs}: {us:,.2f} µs/op"
+                    )
+    return repeats
+
+
+def _repeats(plan: Plan, scenario: str, fastest_us: float | None) -> int:
+    """How many times a run does its work: enough for ``plan.min_run_s`` at ``fastest_us``."""
+    if fastest_us is None or fastest_us <= 0 or plan.min_run_s <= 0:
+        return 1
+    if scenario == "list_first_n":
+        ops = max(plan.ops // LIST_TIMES, 1) * LIST_TIMES  # as build_work sizes it
+    else:
+        ops = plan.copy_rows if scenario in PG_SCENARIOS else plan.ops
+    one_run_s = fastest_us * ops / 1e6
+    return max(1, min(plan.max_repeats, math.ceil(plan.min_run_s / one_run_s)))
+
+
+def _timed_run(active: list[Session], scenario: str, plan: Plan, run: int, count: int) -> None:
+    """Run ``run`` of every active session: ``count`` rounds, each timing every session once;
+    appends each session's µs per operation (over its rounds) to its cell."""
+    totals = {s: [0.0, 0] for s in active}  # µs, ops
+    works: dict[Session, Work] = {}
+    for j in range(count):
+        shift = (run * count + j) % len(active) if active else 0
+        for s in active[shift:] + active[:shift]:
+            if s.result.cells[scenario].status != "ok":
+                continue
+            try:
+                work = works.get(s)
+                if work is None or scenario in WRITE_SCENARIOS:
+                    work = works[s] = build_work(
+                        s.target, scenario, plan.ops, plan.copy_rows, plan.seed + run
+                    )
+                total = totals[s]
+                total[0] += s.time(scenario, work) * work.ops
+                total[1] += work.ops
+            except Exception as exc:
+                _fail(s, scenario, exc)
+    for s, (us, ops) in totals.items():
+        if s.result.cells[scenario].status == "ok" and ops:
+            s.result.cells[scenario].runs_us.append(us / ops)
 
 
 def _fail(session: Session, scenario: str, exc: BaseException) -> None:

@@ -154,6 +154,9 @@ class Report:
                 lines.append("  ".join("-" * w for w in widths))
         lines.append("")
         lines.append("per op: " + "; ".join(f"{s}: {SCENARIO_HELP[s]}" for s in self.scenarios))
+        repeated = self._repeats_text()
+        if repeated:
+            lines += ["", repeated]
         lines += ["", *self._settings_lines(), *self._target_lines(), *self._note_lines()]
         return "\n".join(lines).rstrip() + "\n"
 
@@ -170,8 +173,19 @@ class Report:
         lines.append(
             f"{self._title()}. Bold: the fastest ORM. "
             + " ".join(f"`{s}`: {SCENARIO_HELP[s]}." for s in self.scenarios)
+            + (f" {self._repeats_text()}" if self._repeats_text() else "")
         )
         return "\n".join(lines) + "\n"
+
+    def _repeats_text(self) -> str:
+        repeats = {s: n for s, n in (self.meta.get("repeats") or {}).items() if n > 1}
+        if not repeats:
+            return ""
+        listed = ", ".join(f"{s} x{n}" for s, n in repeats.items())
+        return (
+            f"Short scenarios repeat their work within a run, the same number of times for "
+            f"every ORM (so that a run is not decided by one hiccup of the machine): {listed}."
+        )
 
     def _settings_lines(self) -> list[str]:
         if self.meta["backend"] == "sqlite":

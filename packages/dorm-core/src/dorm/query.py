@@ -1704,6 +1704,18 @@ def _add_plain_filter(query: Query, entry: Any, value: Any) -> None:
     query.where = query.where.add(lookup_class(Col(alias, field), value))
 
 
+def manager_filter(model: Any, using: str | None, kwargs: dict[str, Any]) -> Any:
+    """``Model.objects.filter(key=value)`` of a plain manager as a queryset with the condition
+    pending, or None when it cannot wait (the manager then runs ``QuerySet.filter``)."""
+    ((key, value),) = kwargs.items()
+    entry = _pending_filter_entry(model, key, value)
+    if entry is None:
+        return None
+    qs = QuerySet(model, None, using)
+    qs._pending_filter = (entry, value)
+    return qs
+
+
 def _pending_filter_entry(model: Any, key: str, value: Any) -> Any:
     """The :func:`_plain_filter` resolution of ``filter(key=value)`` on a queryset whose Query
     is not built yet, when the condition can wait: a comparison whose value the field takes

@@ -60,6 +60,7 @@ def general() -> Iterator[None]:
 
     mp.setattr(manager_module, "manager_get", lambda *args: query_module._NOT_TAKEN)
     mp.setattr(manager_module, "amanager_get", not_taken)
+    mp.setattr(manager_module, "manager_filter", lambda *args: None)
     try:
         yield
     finally:

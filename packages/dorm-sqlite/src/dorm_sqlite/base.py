@@ -193,15 +193,18 @@ class SQLiteInfo:
         return "closed database" in str(exc)
 
 
-def _sql_for_driver(sql: str, cache: dict[str, str] = {}) -> str:  # noqa: B006
-    # dorm speaks the portable ``%s`` paramstyle; sqlite3 wants ``?``. Translate once per
-    # distinct statement (the ORM's statement shapes repeat).
+#: ``%s`` statement -> its ``?`` form: dorm speaks the portable ``%s`` paramstyle, sqlite3
+#: wants ``?``. Translated once per distinct statement (the ORM's statement shapes repeat).
+_QMARK: dict[str, str] = {}
+
+
+def _sql_for_driver(sql: str) -> str:
     try:
-        return cache[sql]
+        return _QMARK[sql]
     except KeyError:
-        converted = cache[sql] = format_to_qmark(sql)
-        if len(cache) > 4096:
-            cache.clear()
+        if len(_QMARK) >= 4096:
+            _QMARK.clear()
+        converted = _QMARK[sql] = format_to_qmark(sql)
         return converted
 
 
@@ -217,7 +220,7 @@ class DatabaseWrapper(SQLiteInfo, BaseDatabaseWrapper):
 
     def _raw_execute(self, sql: str, params: Any, many: bool) -> Any:
         conn = self.connection or self.ensure_connection()
-        sql = _sql_for_driver(sql)
+        sql = _QMARK.get(sql) or _sql_for_driver(sql)  # (the lookup inline: every statement)
         if many:
             return conn.executemany(sql, params or [])
         return conn.execute(sql, params or ())

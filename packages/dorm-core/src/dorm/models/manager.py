@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from dorm.query import _NOT_TAKEN, QuerySet, amanager_get, manager_get
+from dorm.query import _NOT_TAKEN, QuerySet, amanager_get, manager_filter, manager_get
 
 if TYPE_CHECKING:
     from dorm.models.base import Model
@@ -44,8 +44,8 @@ class BaseManager(Generic[M]):
         """The base QuerySet; override to change what the manager returns."""
         return self._queryset_class(model=self.model, using=self._db)
 
-    def _plain_get(self) -> bool:
-        # Neither the queryset nor the manager changes what get() sees.
+    def _plain_queryset(self) -> bool:
+        # Neither the queryset nor the manager changes what get()/filter() see.
         return self._queryset_class is QuerySet and type(self).get_queryset is _base_get_queryset
 
     def all(self) -> QuerySet[M]:
@@ -107,6 +107,12 @@ def _proxy(name: str, method: Any) -> Any:
         return _create_proxy(name, method)
     if name in ("get", "aget"):
         return _get_proxy(name, method)
+    if name == "filter":
+        return _filter_proxy(method)
+    return _chained(name, method)
+
+
+def _chained(name: str, method: Any) -> Any:
     chainable = name in _CHAINABLE
 
     def manager_method(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -178,13 +184,28 @@ def _create_proxy(name: str, method: Any) -> Any:
     return proxy
 
 
+def _filter_proxy(method: Any) -> Any:
+    chained = _chained("filter", method)
+
+    def filter(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args and len(kwargs) == 1 and self._plain_queryset():
+            # One plain condition: a queryset holding it pending (see QuerySet.filter).
+            qs = manager_filter(self.model, self._db, kwargs)
+            if qs is not None:
+                return qs
+        return chained(self, *args, **kwargs)
+
+    filter.__doc__ = method.__doc__
+    return filter
+
+
 def _get_proxy(name: str, method: Any) -> Any:
     """``get``/``aget``: ``Model.objects.get(pk=value)`` of a plain manager runs the statement
     cached for that shape without building a queryset (``QuerySet.get`` caches it)."""
     if name == "get":
 
         def get(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if not args and len(kwargs) == 1 and self._plain_get():
+            if not args and len(kwargs) == 1 and self._plain_queryset():
                 found = manager_get(self.model, self._db, kwargs)
                 if found is not _NOT_TAKEN:
                     return found
@@ -194,7 +215,7 @@ def _get_proxy(name: str, method: Any) -> Any:
     else:
 
         async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if not args and len(kwargs) == 1 and self._plain_get():
+            if not args and len(kwargs) == 1 and self._plain_queryset():
                 found = await amanager_get(self.model, self._db, kwargs)
                 if found is not _NOT_TAKEN:
                     return found
