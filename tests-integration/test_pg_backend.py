@@ -122,6 +122,32 @@ async def test_bulk_create_sets_primary_keys_with_returning(pg: Any, run: Runner
     )
 
 
+async def test_bulk_create_binds_one_array_per_column(pg: Any, run: Runner) -> None:
+    """Rows of plain columns go as UNNEST arrays (one parameter per column): the values, NULLs,
+    pks and their order come back as with one placeholder per value."""
+    kinds = await run(Kind.objects.bulk_create, [Kind(name="x"), Kind(name="y", count=4)])
+    rows = [Item(kind=kinds[i % 2], label=f"l{i}", rank=i) for i in range(7)]
+    with CaptureQueries() as log:
+        made = await run(Item.objects.bulk_create, rows)
+    (sql,) = log.queries
+    assert "SELECT * FROM UNNEST(%s::bigint[], %s::varchar(50)[], %s::integer[])" in sql
+    assert [len(p) for p in log.captured[0]["params"]] == [7, 7, 7]
+    assert [o.rank for o in made] == list(range(7))
+    back = await run.list(Item.objects.order_by("pk").values_list("pk", "kind_id", "label", "rank"))
+    assert back == [(o.pk, o.kind_id, o.label, o.rank) for o in made]
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    typed = [
+        Typed(uid=uuid.UUID(int=i), moment=moment, amount=decimal.Decimal("1.250"), day=None)
+        for i in range(3)
+    ] + [Typed(span=datetime.timedelta(seconds=90), day=datetime.date(2026, 5, 6))]
+    with CaptureQueries() as log:
+        await run(Typed.objects.bulk_create, typed)
+    assert "UNNEST" not in log.queries[0]  # JSON, binary, array, inet columns: one per value
+    got = await run.list(Typed.objects.order_by("pk").values_list("uid", "moment", "span", "day"))
+    assert got[0] == (uuid.UUID(int=0), moment, None, None)
+    assert got[3] == (None, None, datetime.timedelta(seconds=90), datetime.date(2026, 5, 6))
+
+
 async def test_bulk_create_on_conflict(pg: Any, run: Runner) -> None:
     await run(Kind.objects.create, name="a", count=1)
     with CaptureQueries() as log:
@@ -130,7 +156,7 @@ async def test_bulk_create_on_conflict(pg: Any, run: Runner) -> None:
             [Kind(name="a", count=5), Kind(name="b", count=2)],
             ignore_conflicts=True,
         )
-    assert "ON CONFLICT DO NOTHING" in log.queries[0]
+    assert "ON CONFLICT DO NOTHING" in log.queries[0] and "UNNEST" in log.queries[0]
     assert await run.list(Kind.objects.order_by("name").values_list("name", "count")) == [
         ("a", 1),
         ("b", 2),

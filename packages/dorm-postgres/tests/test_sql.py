@@ -84,8 +84,18 @@ def test_select_for_update_and_distinct_on(pg: Any) -> None:
 def test_inserts_return_and_upsert(pg: Any) -> None:
     meta = Book._meta
     fields = [meta.get_field("title")]
-    text = SQLInsertCompiler(Book, fields, pg, returning=[meta.pk]).sql_for_rows(2)
-    assert text == 'INSERT INTO "book" ("title") VALUES (%s), (%s) RETURNING "id"'
+    text = SQLInsertCompiler(Book, fields, pg, returning=[meta.pk]).sql_for_rows(1)
+    assert text == 'INSERT INTO "book" ("title") VALUES (%s) RETURNING "id"'
+    # Several rows of plain columns: one array parameter per column.
+    compiler = SQLInsertCompiler(Book, fields, pg, returning=[meta.pk])
+    assert compiler.columnar(2)
+    assert compiler.sql_for_rows(2) == (
+        'INSERT INTO "book" ("title") SELECT * FROM UNNEST(%s::varchar(100)[]) RETURNING "id"'
+    )
+    # A JSON column keeps a placeholder per value.
+    compiler = SQLInsertCompiler(Book, [*fields, meta.get_field("data")], pg)
+    assert not compiler.columnar(2)
+    assert compiler.sql_for_rows(2).endswith("VALUES (%s, %s), (%s, %s)")
     text = SQLInsertCompiler(Book, fields, pg, on_conflict="ignore").sql_for_rows(1)
     assert text.endswith("ON CONFLICT DO NOTHING")
     text = SQLInsertCompiler(

@@ -1360,6 +1360,9 @@ class QuerySet(Generic[M]):
                         else:
                             append(prep(value) if direct else prep(value, conn))
                 sql = compiler.sql_for_rows(len(batch))
+                if compiler.columnar(len(batch)):  # one array per column (row-major so far)
+                    width = len(fields)
+                    params = [params[i::width] for i in range(width)]
                 if returning:
                     rows = yield ("fetchall", sql, params)
                     for obj, row in zip(batch, rows, strict=False):

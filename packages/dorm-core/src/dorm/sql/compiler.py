@@ -621,17 +621,29 @@ class SQLInsertCompiler:
         self.on_conflict = on_conflict
         self.update_fields = list(update_fields)
         self.unique_fields = list(unique_fields)
+        self._array_types: list[str] | bool | None = False  # False: not asked yet
+
+    def columnar(self, n_rows: int) -> bool:
+        """Whether the statement for ``n_rows`` rows binds one array parameter per column
+        (``ops.bulk_insert_array_types``) instead of one parameter per value."""
+        if n_rows < 2 or not self.fields:
+            return False
+        if self._array_types is False:
+            self._array_types = self.ops.bulk_insert_array_types(self.fields)
+        return self._array_types is not None
 
     def insert_head(self, n_rows: int) -> str:
         qn = self.ops.quote_name
         table = qn(self.model._meta.db_table)
         if self.fields:
             cols = ", ".join(qn(f.column) for f in self.fields)
-            row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
-            sql = (
-                f"{self.ops.insert_statement(self.on_conflict)} {table} ({cols}) VALUES "
-                + ", ".join([row] * n_rows)
-            )
+            if self.columnar(n_rows):
+                arrays = ", ".join(f"%s::{t}[]" for t in self._array_types)  # type: ignore[union-attr]
+                rows = f"SELECT * FROM UNNEST({arrays})"
+            else:
+                row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+                rows = "VALUES " + ", ".join([row] * n_rows)
+            sql = f"{self.ops.insert_statement(self.on_conflict)} {table} ({cols}) {rows}"
         else:
             if n_rows != 1:
                 raise ValueError("Multi-row insert of rows without columns is not supported.")
@@ -648,12 +660,13 @@ class SQLInsertCompiler:
         return sql
 
     def sql_for_rows(self, n_rows: int) -> str:
+        """The statement for ``n_rows`` rows; :meth:`columnar` says how it takes them."""
         key = (
             type(self.ops),
             "insert",
             self.model,
             tuple(f.column for f in self.fields),
-            n_rows,
+            "columns" if self.columnar(n_rows) else n_rows,
             self.on_conflict,
             tuple(self.update_fields),
             tuple(self.unique_fields),

@@ -9,7 +9,7 @@ import datetime
 import decimal
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dorm.exceptions import NotSupportedError
@@ -106,6 +106,12 @@ class BaseDatabaseOperations:
 
     def insert_statement(self, on_conflict: str | None = None) -> str:
         return "INSERT INTO"
+
+    def bulk_insert_array_types(self, fields: Sequence[Any]) -> list[str] | None:
+        """The array types a multi-row INSERT of ``fields`` may bind one parameter per column
+        with (``INSERT ... SELECT * FROM UNNEST(%s::type[], ...)``: one short statement to
+        parse and plan whatever the number of rows); None keeps a placeholder per value."""
+        return None
 
     def on_conflict_suffix_sql(
         self, on_conflict: str | None, update_fields: list[str], unique_fields: list[str]
