@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dorm
 from dorm_postgres.fields import ArrayField
 
@@ -64,4 +66,22 @@ class Event(dorm.Model):
         db_table = "pg_it_event"
 
 
-MODELS = [Typed, Kind, Item, Job, Event]
+class TagsField(dorm.TextField):
+    """A project's field stored as ``text[]``: not a plain text column."""
+
+    def db_type(self, connection: Any) -> str:
+        return "text[]"
+
+    def get_prep_value(self, value: Any) -> Any:
+        return value
+
+
+class Tagged(dorm.Model):
+    tags = TagsField(default=list)
+
+    class Meta:
+        app_label = APP
+        db_table = "pg_it_tagged"
+
+
+MODELS = [Typed, Kind, Item, Job, Event, Tagged]

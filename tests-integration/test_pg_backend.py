@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from helpers import Runner
-from pg_models import MODELS, Event, Item, Job, Kind, Typed
+from pg_models import MODELS, Event, Item, Job, Kind, Tagged, Typed
 
 import dorm
 from dorm import exceptions, transaction
@@ -130,7 +130,7 @@ async def test_bulk_create_binds_one_array_per_column(pg: Any, run: Runner) -> N
     with CaptureQueries() as log:
         made = await run(Item.objects.bulk_create, rows)
     (sql,) = log.queries
-    assert "SELECT * FROM UNNEST(%s::bigint[], %s::varchar(50)[], %s::integer[])" in sql
+    assert "SELECT * FROM UNNEST(%s::bigint[], %s::varchar[], %s::integer[])" in sql
     assert [len(p) for p in log.captured[0]["params"]] == [7, 7, 7]
     assert [o.rank for o in made] == list(range(7))
     back = await run.list(Item.objects.order_by("pk").values_list("pk", "kind_id", "label", "rank"))
@@ -146,6 +146,21 @@ async def test_bulk_create_binds_one_array_per_column(pg: Any, run: Runner) -> N
     got = await run.list(Typed.objects.order_by("pk").values_list("uid", "moment", "span", "day"))
     assert got[0] == (uuid.UUID(int=0), moment, None, None)
     assert got[3] == (None, None, datetime.timedelta(seconds=90), datetime.date(2026, 5, 6))
+
+
+async def test_bulk_create_arrays_keep_the_column_checks(pg: Any, run: Runner) -> None:
+    # Too long for varchar(50): rejected as with one placeholder per value, not truncated.
+    with pytest.raises(exceptions.DataError):
+        await run(Kind.objects.bulk_create, [Kind(name="x" * 60), Kind(name="y" * 60)])
+    assert await run(Kind.objects.count) == 0
+    # A project's field with its own column type keeps a placeholder per value.
+    with CaptureQueries() as log:
+        await run(Tagged.objects.bulk_create, [Tagged(tags=["a"]), Tagged(tags=["b", "c"])])
+    assert "UNNEST" not in log.queries[0]
+    assert await run.list(Tagged.objects.order_by("pk").values_list("tags", flat=True)) == [
+        ["a"],
+        ["b", "c"],
+    ]
 
 
 async def test_bulk_create_on_conflict(pg: Any, run: Runner) -> None:

@@ -32,9 +32,15 @@ def _env() -> dict[str, str]:
 
 
 def bench(tmp_path: Path, *args: str, code: str | None = None) -> tuple[dict[str, Any], str]:
-    """Run the benchmark with ``--runs 1 --ops 20``; returns (the JSON report, stdout)."""
+    """Run the benchmark with ``--runs 1 --ops 20``; returns (the JSON report, stdout).
+
+    Without repeats (``--min-run-ms 0``) unless asked: at 20 operations a run would repeat
+    a hundred times, which a smoke test does not need.
+    """
     out = tmp_path / "report.json"
     argv = ["--runs", "1", "--ops", "20", "--json", str(out), *args]
+    if "--min-run-ms" not in args:
+        argv += ["--min-run-ms", "0"]
     if code is None:
         cmd = [sys.executable, "-m", "dorm_bench.compare", *argv]
     else:
@@ -91,6 +97,17 @@ def test_async_sqlite(tmp_path: Path) -> None:
     assert stdout.startswith("| scenario | raw aiosqlite")
 
 
+def test_short_scenarios_repeat_their_work(tmp_path: Path) -> None:
+    report, stdout = bench(
+        tmp_path, "--orms", "dorm", "--scenarios", "get_by_pk,list_first_n", "--min-run-ms", "5"
+    )
+    repeats = report["meta"]["repeats"]
+    assert set(repeats) == {"get_by_pk", "list_first_n"} and repeats["list_first_n"] > 1
+    assert f"list_first_n x{repeats['list_first_n']}" in stdout
+    for name in ("raw", "dorm"):  # one figure per run, whatever the repeats
+        assert len(report["results"][name]["scenarios"]["list_first_n"]["runs_us"]) == 1
+
+
 def test_a_missing_peer_is_reported_as_skipped(tmp_path: Path) -> None:
     # sys.modules[name] = None makes the module look uninstalled (find_spec returns None).
     report, stdout = bench(
@@ -117,6 +134,7 @@ def test_arguments_are_checked(tmp_path: Path) -> None:
         (["--scenarios", "copy"], "need --backend postgresql"),
         (["--orms", "peewee"], "unknown ORM(s) peewee"),
         (["--runs", "0"], "must be positive"),
+        (["--min-run-ms", "-1"], "must not be negative"),
     ):
         result = subprocess.run(
             [sys.executable, "-m", "dorm_bench.compare", *args],

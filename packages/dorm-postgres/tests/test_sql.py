@@ -90,7 +90,7 @@ def test_inserts_return_and_upsert(pg: Any) -> None:
     compiler = SQLInsertCompiler(Book, fields, pg, returning=[meta.pk])
     assert compiler.columnar(2)
     assert compiler.sql_for_rows(2) == (
-        'INSERT INTO "book" ("title") SELECT * FROM UNNEST(%s::varchar(100)[]) RETURNING "id"'
+        'INSERT INTO "book" ("title") SELECT * FROM UNNEST(%s::varchar[]) RETURNING "id"'
     )
     # A JSON column keeps a placeholder per value.
     compiler = SQLInsertCompiler(Book, [*fields, meta.get_field("data")], pg)

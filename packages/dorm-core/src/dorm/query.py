@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import operator
 from collections import namedtuple
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from dorm import signals
@@ -264,6 +265,24 @@ def _populate_related(objs: list[Any], rows: Any, sections: tuple[Any, ...], db:
             _populate_related(children, child_rows, nested, db)
 
 
+class _LazyQuery:
+    """``QuerySet._query`` of a queryset that has not built its Query: builds it (with the
+    pending condition, if any) and stores it on the instance, where later reads find it
+    without calling this (a non-data descriptor: the instance attribute wins)."""
+
+    def __get__(self, qs: Any, owner: Any = None) -> Any:
+        if qs is None:
+            return self
+        d = qs.__dict__
+        query = Query(d.get("model"))
+        # The pending condition stays where it is: a thread reading the queryset meanwhile
+        # (or cloning it) still sees it.
+        pending = d.get("_pending_filter")
+        if pending is not None:
+            _add_plain_filter(query, *pending)
+        return d.setdefault("_query", query)
+
+
 class QuerySet(Generic[M]):
     """A lazy database lookup for a set of objects (Django's ``QuerySet``)."""
 
@@ -275,8 +294,10 @@ class QuerySet(Generic[M]):
     _for_write = False
     _prefetch_related_lookups: tuple[Any, ...] = ()
     _prefetch_done = False
-    _hints: dict[str, Any] = {}  # never mutated in place: replaced whole
-    _query: Query
+    _hints: Mapping[str, Any] = MappingProxyType({})  # replaced whole, never updated
+    # Built on first use: ``get(pk=...)`` and a one-condition ``filter(...).count()`` of a
+    # manager never need one.
+    _query: Query = _LazyQuery()  # type: ignore[assignment]
 
     def __init__(
         self, model: type[M] | None = None, query: Query | None = None, using: str | None = None
@@ -284,21 +305,7 @@ class QuerySet(Generic[M]):
         self.model: type[M] = model  # type: ignore[assignment]
         if query is not None:
             self._query = query
-        # else the Query is built on first use (``__getattr__``): ``get(pk=...)`` and a
-        # one-condition ``filter(...).count()`` of a manager never need one.
         self._db = using
-
-    def __getattr__(self, name: str) -> Any:
-        # Reached only for attributes not set: ``_query`` of a queryset that has not built it.
-        if name == "_query":
-            d = self.__dict__
-            query = Query(d.get("model"))
-            pending = d.pop("_pending_filter", None)
-            if pending is not None:
-                _add_plain_filter(query, *pending)
-            d["_query"] = query
-            return query
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __class_getitem__(cls, item: Any) -> Any:
         return cls
@@ -1905,7 +1912,12 @@ def _manager_pk_get(model: Any, using: str | None, kwargs: dict[str, Any], aio: 
     ((key, value),) = kwargs.items()
     if value.__class__ not in _PK_GET_TYPES:
         return None
-    conn = _connections()[aio][using or _router().db_for_read(model)]
+    if not using:
+        router = _router()
+        if router.routers:  # the queryset asks them, once
+            return None
+        using = router.db_for_read(model)
+    conn = _connections()[aio][using]
     entry = _PK_GET_CACHE.get((model, key, value.__class__, type(conn.ops), conn.vendor))
     if not entry:
         return None

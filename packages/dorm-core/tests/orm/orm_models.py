@@ -243,9 +243,22 @@ class ShoutField(dorm.CharField):
         return value.upper() if isinstance(value, str) else value
 
 
+class UpperMixin:
+    """The mixin style of normalising field libraries: conversion from outside the field."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)  # type: ignore[misc]
+        return value.upper() if isinstance(value, str) else value
+
+
+class MixedShoutField(UpperMixin, dorm.CharField):
+    pass
+
+
 class Shout(dorm.Model):
     text = ShoutField(max_length=30)
     loud = dorm.BooleanField(default=True)
+    mixed = MixedShoutField(max_length=30, default="")
 
     class Meta:
         app_label = APP

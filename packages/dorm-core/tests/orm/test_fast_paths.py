@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from orm_models import AllTypes, Article, Author, Product, Shout, ShoutField
+from orm_models import AllTypes, Article, Author, MixedShoutField, Product, Shout, ShoutField
 
 import dorm.models.base as model_base
 import dorm.models.fields as fields_module
@@ -333,6 +333,7 @@ def test_passthrough_is_reset_by_an_overriding_subclass() -> None:
     assert fields_module.EmailField.prep_passthrough == frozenset({str})  # inherits: no override
     assert fields_module.BooleanField.prep_passthrough == frozenset({bool})
     assert ShoutField.prep_passthrough == frozenset()  # overrides get_prep_value
+    assert MixedShoutField.prep_passthrough == frozenset()  # a mixin overrides it
     assert fields_module.JSONField.prep_passthrough == frozenset()
 
 
@@ -362,3 +363,69 @@ async def test_saves_of_plain_values_as_the_conversion_chain(run: Any) -> None:
             assert inserts[0] == inserts[1] and inserts[0]
     stored = await run.list(Shout.objects.filter(text="HEY").values_list("loud", flat=True))
     assert stored == [False] * 4  # both paths upper-cased the text
+
+
+async def test_a_conversion_from_a_mixin_is_never_skipped(run: Any) -> None:
+    await run(Shout.objects.create, text="a", mixed="abc")
+    await run(Shout.objects.bulk_create, [Shout(text="b", mixed="def"), Shout(text="c")])
+    stored = await run.list(Shout.objects.order_by("pk").values_list("mixed", flat=True))
+    assert stored == ["ABC", "DEF", ""]
+    for value in ("ABC", "abc", "Abc"):  # the first one must not decide for the others
+        assert await run(Shout.objects.filter(mixed=value).count) == 1
+        assert (await run(Shout.objects.get, mixed=value)).text == "A"
+
+
+def test_a_queryset_shared_between_threads_keeps_its_condition(people: list[Any]) -> None:
+    import threading
+
+    for _ in range(50):
+        shared = Author.objects.filter(age=30)
+        results: list[Any] = []
+
+        def build(shared: Any = shared, results: list[Any] = results) -> None:
+            results.append(shared.exists())  # builds the shared queryset's Query
+
+        def use(shared: Any = shared, results: list[Any] = results) -> None:
+            results.append(shared.all().count())
+
+        threads = [threading.Thread(target=f) for f in (build, use, use, use)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results, key=str) == [2, 2, 2, True]
+    # Building the Query leaves the pending condition in place for concurrent readers.
+    shared = Author.objects.filter(age=30)
+    assert shared.query.where and "_pending_filter" in shared.__dict__
+
+
+def test_a_queryset_subclass_with_its_own_getattr(people: list[Any]) -> None:
+    class DynamicQuerySet(QuerySet[Any]):
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("by_"):
+                return lambda value: self.filter(**{name[3:]: value})
+            raise AttributeError(name)
+
+    assert DynamicQuerySet(model=Author).count() == 3
+    assert [a.name for a in DynamicQuerySet(model=Author).order_by("pk")] == ["Ann", "Bob", "Cy"]
+    assert DynamicQuerySet(model=Author).by_age(30).count() == 2
+
+
+def test_routers_are_asked_once_per_get(people: list[Any]) -> None:
+    from dorm.db import router
+
+    asked: list[Any] = []
+
+    class Counting:
+        def db_for_read(self, model: Any, **hints: Any) -> None:
+            asked.append(model)
+
+    query_module._PK_GET_CACHE.clear()
+    saved = router._routers
+    router._routers = [Counting()]
+    try:
+        for _ in range(3):
+            assert Author.objects.get(pk=people[0].pk).name == "Ann"
+    finally:
+        router._routers = saved
+    assert asked == [Author] * 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import uuid
 import zoneinfo
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from dorm.conf import settings
 from dorm.db.backends.base import BaseDatabaseOperations
 from dorm.db.backends.base.operations import Converter
 from dorm.exceptions import NotSupportedError
+from dorm.models.fields import is_dorm_class
 from dorm_postgres.driver import JsonbText
 
 #: Extract lookups -> the EXTRACT field; each result is cast to integer (EXTRACT returns
@@ -88,6 +90,22 @@ _ARRAY_SAFE_TYPES = frozenset(
 )
 
 
+_TYPMOD = re.compile(r"\s*\([^)]*\)")
+#: What decides a column's type and the values bound for it.
+_COLUMN_METHODS = ("db_type", "cast_db_type", "get_db_prep_value", "get_db_prep_save")
+
+
+def _stock_column(field: Any) -> bool:
+    """Whether dorm's own code decides ``field``'s column type and values (a project's
+    subclass may change them: its values then keep a placeholder each)."""
+    mro = type(field).__mro__
+    for name in _COLUMN_METHODS:
+        owner = next((k for k in mro if name in k.__dict__), None)
+        if owner is not None and not is_dorm_class(owner):
+            return False
+    return True
+
+
 class DatabaseOperations(BaseDatabaseOperations):
     operators = {
         **BaseDatabaseOperations.operators,
@@ -113,10 +131,16 @@ class DatabaseOperations(BaseDatabaseOperations):
         types = []
         for field in fields:
             target = field.target_field if getattr(field, "is_relation", False) else field
-            db_type = field.cast_db_type(self.connection)
-            if target.get_internal_type() not in _ARRAY_SAFE_TYPES or not db_type:
+            if not (_stock_column(field) and _stock_column(target)):
                 return None
-            types.append(str(db_type))
+            if target.get_internal_type() not in _ARRAY_SAFE_TYPES:
+                return None
+            db_type = field.cast_db_type(self.connection)
+            if not db_type:
+                return None
+            # Without its modifier: an explicit cast to varchar(n) would truncate a longer
+            # value (the column's own assignment cast rejects it, as for VALUES).
+            types.append(_TYPMOD.sub("", str(db_type)))
         return types
 
     cast_char_field_without_max_length = "varchar"

@@ -195,7 +195,7 @@ class Field(Generic[T]):
         """The built-in field this one is stored as: its own class name for dorm's fields, the
         nearest dorm field it extends for a project's subclass (as Django's fields)."""
         for klass in type(self).__mro__:
-            if klass.__module__.startswith(("dorm.", "dorm_")):
+            if is_dorm_class(klass):
                 return klass.__name__
         return type(self).__name__
 
@@ -344,9 +344,11 @@ class Field(Generic[T]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "prep_passthrough" not in cls.__dict__ and any(
-            name in cls.__dict__ for name in _PREP_METHODS
-        ):
+        # The declaration holds only for the conversion methods of the class that made it
+        # (or of its bases): one overridden closer to ``cls``, a mixin's included, voids it.
+        mro = cls.__mro__
+        declared = _first_defining(mro, "prep_passthrough")
+        if any(_first_defining(mro, name) < declared for name in _PREP_METHODS):
             cls.prep_passthrough = frozenset()
 
     def get_prep_value(self, value: Any) -> Any:
@@ -460,6 +462,16 @@ class Field(Generic[T]):
             else:
                 flat.append((key, label))
         return flat
+
+
+def is_dorm_class(klass: type) -> bool:
+    """Whether ``klass`` is one of dorm's own (not a project's subclass or mixin)."""
+    return klass.__module__.partition(".")[0] == "dorm"
+
+
+def _first_defining(mro: tuple[type, ...], name: str) -> int:
+    """The index in ``mro`` of the class whose ``name`` attribute is used."""
+    return next((i for i, klass in enumerate(mro) if name in klass.__dict__), len(mro))
 
 
 #: The conversion methods whose override resets ``prep_passthrough``.

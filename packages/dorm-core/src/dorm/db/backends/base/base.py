@@ -232,6 +232,8 @@ class BaseDatabaseWrapper(_ConnectionInfo):
         """Raise ``exc`` as its dorm exception; a dead connection outside a transaction is
         closed first, so the next statement opens a new one."""
         error = self.translate_error(exc)
+        if error is not None:
+            error.__cause__ = exc  # as raised: is_disconnect() may look at the driver error
         failure = exc if error is None else error
         if (
             isinstance(failure, exceptions.Error)
@@ -592,6 +594,8 @@ class BaseAsyncDatabaseWrapper(_ConnectionInfo):
             return await self._raw_run(raw, sql, params, many, mode)
         except Exception as exc:
             error = self.translate_error(exc)
+            if error is not None:
+                error.__cause__ = exc
             failure = exc if error is None else error
             discard = isinstance(failure, exceptions.Error) and self.is_disconnect(failure)
             _raise_translated(exc, error)
