@@ -419,13 +419,7 @@ class Model(metaclass=ModelBase):
     ) -> None:
         """Insert or update this row (UPDATE first when it has a primary key, as Django)."""
         alias = self._resolve_save_alias(using)
-        if (
-            force_insert
-            and _DIRECT_INSERT
-            and self._state.adding
-            and not force_update
-            and update_fields is None
-        ):
+        if self._direct_insert(force_insert, force_update, update_fields):
             self._save_new(alias)
             return
         run_sync(
@@ -443,18 +437,24 @@ class Model(metaclass=ModelBase):
     ) -> None:
         """Async :meth:`save`."""
         alias = self._resolve_save_alias(using)
-        if (
-            force_insert
-            and _DIRECT_INSERT
-            and self._state.adding
-            and not force_update
-            and update_fields is None
-        ):
+        if self._direct_insert(force_insert, force_update, update_fields):
             await self._asave_new(alias)
             return
         await run_async(
             alias,
             lambda conn: self._save_plan(conn, alias, force_insert, force_update, update_fields),
+        )
+
+    def _direct_insert(
+        self, force_insert: bool, force_update: bool, update_fields: Iterable[str] | None
+    ) -> bool:
+        """Whether a save is the INSERT of a new instance that skips the plan runner."""
+        return (
+            force_insert
+            and _DIRECT_INSERT
+            and self._state.adding
+            and not force_update
+            and update_fields is None
         )
 
     def _save_plan(
