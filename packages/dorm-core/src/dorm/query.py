@@ -341,9 +341,12 @@ class QuerySet(Generic[M]):
         if self._db:
             return self._db
         router = _router()
+        hints = self._hints
         if self._for_write:
-            return router.db_for_write(self.model, **self._hints)
-        return router.db_for_read(self.model, **self._hints)
+            return router.db_for_write(self.model, **hints)
+        if not hints:  # (unpacking an empty mapping is not free: every query asks)
+            return router.db_for_read(self.model)
+        return router.db_for_read(self.model, **hints)
 
     def _not_sliced(self, action: str) -> None:
         if self._query.is_sliced:
