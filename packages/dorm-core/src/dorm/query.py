@@ -1286,14 +1286,15 @@ class QuerySet(Generic[M]):
                 raise TypeError(
                     f"bulk_create() got a {type(obj).__name__}, expected {meta.object_name}."
                 )
-            obj._prepare_related_fields_for_save()
+            if obj._state._fields_cache:  # (else nothing to check: skip the call per row)
+                obj._prepare_related_fields_for_save()
         pk = meta.pk
-        with_pk = [
-            o
-            for o in objs
-            if o.__dict__.get(pk.attname) is not None or not isinstance(pk, AutoField)
-        ]
-        without_pk = [o for o in objs if o not in with_pk] if len(with_pk) != len(objs) else []
+        with_pk: list[Any] = objs
+        without_pk: list[Any] = []
+        if isinstance(pk, AutoField):
+            with_pk = []
+            for obj in objs:
+                (with_pk if obj.__dict__.get(pk.attname) is not None else without_pk).append(obj)
         # Objects leaving different db_default fields to the database need different column
         # lists: insert them in separate groups.
         db_fields = [f for f in meta.concrete_fields if f.has_db_default()]
