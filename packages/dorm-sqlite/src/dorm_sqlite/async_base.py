@@ -62,17 +62,33 @@ class AsyncDatabaseWrapper(SQLiteInfo, BaseAsyncDatabaseWrapper):
         if mode == "insert":
             row = await raw.execute_insert(sql, params)
             return row[0] if row else None
-        cursor = await raw.execute(sql, params)
-        if mode == "cursor":
-            return cursor
         if mode == "rowcount":
-            rowcount = cursor.rowcount
-            await cursor.close()
-            return rowcount
-        rows = await cursor.fetchall() if cursor.description else []
-        result = (list(rows), cursor.rowcount, cursor.lastrowid, cursor.description)
-        await cursor.close()
-        return result
+            return await raw._execute(_rowcount, raw, sql, params)
+        if mode == "result":
+            return await raw._execute(_result, raw, sql, params)
+        return await raw.execute(sql, params)  # "cursor": the caller fetches and closes
+
+
+# Run in aiosqlite's thread through ``Connection._execute``, as aiosqlite's own helpers
+# (``execute_fetchall``, ``execute_insert``) do: one hand-off per statement instead of two
+# (execute, then close the cursor); a BEGIN or COMMIT is one.
+
+
+def _rowcount(raw: aiosqlite.Connection, sql: str, params: Any) -> int:
+    cursor = raw._conn.execute(sql, params)
+    try:
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+def _result(raw: aiosqlite.Connection, sql: str, params: Any) -> tuple[Any, ...]:
+    cursor = raw._conn.execute(sql, params)
+    try:
+        rows = cursor.fetchall() if cursor.description else []
+        return list(rows), cursor.rowcount, cursor.lastrowid, cursor.description
+    finally:
+        cursor.close()
 
     async def _raw_stream(
         self, raw: Any, sql: str, params: Any, chunk_size: int
