@@ -1385,6 +1385,11 @@ class QuerySet(Generic[M]):
                 obj._state.db = alias
         return objs
 
+    def _bulk_create_job(self, objs: Iterable[M], *options: Any) -> tuple[str, Any]:
+        """``(alias, plan)`` of ``(a)bulk_create``: the plan in one transaction."""
+        alias = self._write_alias()
+        return alias, in_atomic(self._bulk_create_plan, alias, list(objs), *options)
+
     def bulk_create(
         self,
         objs: Iterable[M],
@@ -1398,21 +1403,10 @@ class QuerySet(Generic[M]):
 
         Primary keys are set on the objects where the backend returns them (RETURNING).
         """
-        objs = list(objs)
-        alias = self._write_alias()
-
         return run_sync(
-            alias,
-            in_atomic(
-                self._bulk_create_plan,
-                alias,
-                objs,
-                batch_size,
-                ignore_conflicts,
-                update_conflicts,
-                update_fields,
-                unique_fields,
-            ),
+            *self._bulk_create_job(
+                objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields
+            )
         )  # type: ignore[no-any-return]
 
     async def abulk_create(
@@ -1424,21 +1418,10 @@ class QuerySet(Generic[M]):
         update_fields: Sequence[str] | None = None,
         unique_fields: Sequence[str] | None = None,
     ) -> list[M]:
-        objs = list(objs)
-        alias = self._write_alias()
-
         return await run_async(
-            alias,
-            in_atomic(
-                self._bulk_create_plan,
-                alias,
-                objs,
-                batch_size,
-                ignore_conflicts,
-                update_conflicts,
-                update_fields,
-                unique_fields,
-            ),
+            *self._bulk_create_job(
+                objs, batch_size, ignore_conflicts, update_conflicts, update_fields, unique_fields
+            )
         )  # type: ignore[no-any-return]
 
     def _bulk_update_plan(

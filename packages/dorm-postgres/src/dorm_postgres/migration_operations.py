@@ -538,15 +538,8 @@ class CreatePartitionedTable(_PartitionOperation):
         return _fragment(self.name)
 
 
-class CreatePartition(_PartitionOperation):
-    """``CREATE TABLE name PARTITION OF parent FOR VALUES ...`` (or ``DEFAULT``); reversed by
-    dropping it (and its rows).
-
-    The bounds: ``for_values`` (raw SQL: ``"FROM ('2026-01-01') TO ('2026-04-01')"``,
-    ``"IN ('eu', 'uk')"``, ``"WITH (MODULUS 4, REMAINDER 0)"``; a leading ``FOR VALUES`` is
-    optional), ``default=True`` (rows no other partition takes), or ``modulus=``/``remainder=``
-    for a HASH partition.
-    """
+class _BoundPartitionOperation(_PartitionOperation):
+    """A partition of ``parent`` with bounds (shared by creating and attaching one)."""
 
     def __init__(
         self,
@@ -564,6 +557,17 @@ class CreatePartition(_PartitionOperation):
         self.name = _check_name(op, "name", name)
         self.bound = _Bound(op, for_values, default, modulus, remainder)
         self.hints = dict(hints or {})
+
+
+class CreatePartition(_BoundPartitionOperation):
+    """``CREATE TABLE name PARTITION OF parent FOR VALUES ...`` (or ``DEFAULT``); reversed by
+    dropping it (and its rows).
+
+    The bounds: ``for_values`` (raw SQL: ``"FROM ('2026-01-01') TO ('2026-04-01')"``,
+    ``"IN ('eu', 'uk')"``, ``"WITH (MODULUS 4, REMAINDER 0)"``; a leading ``FOR VALUES`` is
+    optional), ``default=True`` (rows no other partition takes), or ``modulus=``/``remainder=``
+    for a HASH partition.
+    """
 
     def forwards_statements(self, quote_name: Quote = quote_identifier) -> list[str]:
         table, parent = _format_safe(quote_name(self.name)), _format_safe(quote_name(self.parent))
@@ -582,26 +586,9 @@ class CreatePartition(_PartitionOperation):
         return _fragment(self.name)
 
 
-class AttachPartition(_PartitionOperation):
+class AttachPartition(_BoundPartitionOperation):
     """``ALTER TABLE parent ATTACH PARTITION name FOR VALUES ...`` (bounds as in
     :class:`CreatePartition`); reversed by detaching it (its rows stay in the table)."""
-
-    def __init__(
-        self,
-        *,
-        parent: str,
-        name: str,
-        for_values: str | None = None,
-        default: bool = False,
-        modulus: int | None = None,
-        remainder: int | None = None,
-        hints: dict[str, Any] | None = None,
-    ) -> None:
-        op = type(self).__name__
-        self.parent = _check_name(op, "parent", parent)
-        self.name = _check_name(op, "name", name)
-        self.bound = _Bound(op, for_values, default, modulus, remainder)
-        self.hints = dict(hints or {})
 
     def forwards_statements(self, quote_name: Quote = quote_identifier) -> list[str]:
         table, parent = _format_safe(quote_name(self.name)), _format_safe(quote_name(self.parent))

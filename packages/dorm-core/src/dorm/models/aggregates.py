@@ -168,48 +168,38 @@ class Max(Aggregate):
     name = "Max"
 
 
-class StdDev(Aggregate):
+class _Statistic(Aggregate):
+    """A population (default) or sample statistic: ``functions`` is (population, sample)."""
+
+    functions: tuple[str, str]
+
+    def __init__(self, expression: Any, sample: bool = False, **extra: Any) -> None:
+        self.function = self.functions[sample]
+        super().__init__(expression, **extra)
+
+    def _resolve_output_field(self) -> Any:
+        if self._output_field is not None:
+            return self._output_field
+        source = super()._resolve_output_field()
+        return f.DecimalField() if isinstance(source, f.DecimalField) else f.FloatField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        if not connection.features.supports_stddev:
+            raise NotSupportedError(
+                f"{type(self).__name__} is not supported by the {connection.vendor} backend "
+                "(features.supports_stddev is False)."
+            )
+        return super().as_sql(compiler, connection, **extra)
+
+
+class StdDev(_Statistic):
     name = "StdDev"
-
-    def __init__(self, expression: Any, sample: bool = False, **extra: Any) -> None:
-        self.function = "STDDEV_SAMP" if sample else "STDDEV_POP"
-        super().__init__(expression, **extra)
-
-    def _resolve_output_field(self) -> Any:
-        if self._output_field is not None:
-            return self._output_field
-        source = super()._resolve_output_field()
-        return f.DecimalField() if isinstance(source, f.DecimalField) else f.FloatField()
-
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
-        if not connection.features.supports_stddev:
-            raise NotSupportedError(
-                f"{type(self).__name__} is not supported by the {connection.vendor} backend "
-                "(features.supports_stddev is False)."
-            )
-        return super().as_sql(compiler, connection, **extra)
+    functions = ("STDDEV_POP", "STDDEV_SAMP")
 
 
-class Variance(Aggregate):
+class Variance(_Statistic):
     name = "Variance"
-
-    def __init__(self, expression: Any, sample: bool = False, **extra: Any) -> None:
-        self.function = "VAR_SAMP" if sample else "VAR_POP"
-        super().__init__(expression, **extra)
-
-    def _resolve_output_field(self) -> Any:
-        if self._output_field is not None:
-            return self._output_field
-        source = super()._resolve_output_field()
-        return f.DecimalField() if isinstance(source, f.DecimalField) else f.FloatField()
-
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
-        if not connection.features.supports_stddev:
-            raise NotSupportedError(
-                f"{type(self).__name__} is not supported by the {connection.vendor} backend "
-                "(features.supports_stddev is False)."
-            )
-        return super().as_sql(compiler, connection, **extra)
+    functions = ("VAR_POP", "VAR_SAMP")
 
 
 __all__ = ["Aggregate", "Avg", "Count", "Max", "Min", "StdDev", "Sum", "Variance"]
